@@ -1,0 +1,397 @@
+"""Every request code, byte layout and the frame stream format of the QHY268/QHY600 — in this module only.
+
+QHY's SDK for these FX3 cameras is closed and their USB protocol is not public. This module follows what *is*
+public (``shared/reference/qhy-usb.md``) and designs the rest. Each definition is tagged:
+
+* ``PUBLISHED`` — stated by QHY or readable from public material (USB IDs, endpoint, FX3 RAM boot, the
+  "Low Level (1)" 0xD1/0xD2 protocol documented for other QHY models, the Pro's 44-byte frame header);
+* ``ASSUMED`` — designed here, verified only against this project's emulator. A USB capture (Linux usbmon) of
+  the vendor software driving a real camera must confirm or correct it; every correction belongs here.
+
+The emulator and the decoder both take the command set and the frame format from this module and nowhere else,
+so a correction here changes both sides at once.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from dataclasses import dataclass
+from enum import IntEnum
+
+from .errors import ProtocolError
+
+# --- Transport constants (PUBLISHED) -----------------------------------------------------------------------------
+VENDOR_ID = 0x1618
+REQUEST_TYPE_OUT = 0x40  # vendor, host-to-device
+REQUEST_TYPE_IN = 0xC0  # vendor, device-to-host
+BULK_IN_ENDPOINT = 0x81
+INTERFACE = 0
+MAX_PACKET_SUPERSPEED = 1024
+MAX_PACKET_HIGHSPEED = 512
+
+# --- FX3 RAM boot (PUBLISHED: Cypress FX3 boot loader, as used by fxload -t fx3) ---------------------------------
+REQ_FIRMWARE = 0xA0
+FIRMWARE_CHUNK = 4096
+
+# --- QHY "Low Level (1)" control requests (PUBLISHED for other QHY models; ASSUMED to hold for 268/600) ----------
+REQ_COMMAND = 0xD1  # OUT, 16-byte command block
+REQ_STATUS = 0xD2  # IN, 64-byte status block
+COMMAND_LEN = 16
+STATUS_LEN = 64
+
+
+class Command(IntEnum):
+    """Byte 0 of a 0xD1 command block."""
+
+    INIT = 0xA0  # PUBLISHED: p1 0 stream / 1 single; p2-3 bin X; p4-5 bin Y (MSB first)
+    READOUT_SPEED = 0xA1  # PUBLISHED code; ASSUMED layout: p1 speed
+    ROI = 0xA2  # PUBLISHED: p2-3 X size, p4-5 X start, p6-7 Y size, p8-9 Y start
+    EXPOSURE = 0xA3  # PUBLISHED code; ASSUMED layout: p1-4 exposure in microseconds, u32 MSB first
+    GAIN = 0xA4  # PUBLISHED code; ASSUMED layout: p1-2 gain, u16 MSB first
+    USB_TRAFFIC = 0xA5  # PUBLISHED code; ASSUMED layout: p1 traffic 0-255
+    START = 0xA6  # PUBLISHED: single-frame mode starts on A6 with p1 = 0
+    OFFSET = 0xA7  # ASSUMED: p1-2 offset
+    READ_MODE = 0xA8  # ASSUMED: p1 read mode index
+    TRANSFER = 0xA9  # ASSUMED: p1 bits per pixel on the wire (8 or 16), p2 DDR buffer 0 off / 1 on
+    ABORT = 0xAC  # ASSUMED: stop exposure and readout, discard the frame and the bulk FIFO
+    HEATER = 0xAD  # ASSUMED: p1 window-heater PWM 0-255
+    RESET_FRAME_COUNTER = 0xAE  # ASSUMED: hardware frame sequence number back to 0
+    TEMPERATURE = 0xAF  # PUBLISHED: p1 1 auto / 0 manual; p2 PWM; p3 unit 0 C / 1 ADU; p4-5 0.1 C; p6-7 ADU
+
+
+@dataclass(frozen=True)
+class CommandLayout:
+    fmt: str  # struct format of bytes 1..15, big-endian
+    fields: tuple[str, ...]
+    published: bool
+
+
+COMMAND_LAYOUTS: dict[Command, CommandLayout] = {
+    Command.INIT: CommandLayout(">BHH", ("single", "bin_x", "bin_y"), True),
+    Command.READOUT_SPEED: CommandLayout(">B", ("speed",), False),
+    Command.ROI: CommandLayout(">xHHHH", ("width", "x", "height", "y"), True),
+    Command.EXPOSURE: CommandLayout(">I", ("microseconds",), False),
+    Command.GAIN: CommandLayout(">H", ("gain",), False),
+    Command.USB_TRAFFIC: CommandLayout(">B", ("traffic",), False),
+    Command.START: CommandLayout(">B", ("mode",), True),
+    Command.OFFSET: CommandLayout(">H", ("offset",), False),
+    Command.READ_MODE: CommandLayout(">B", ("mode",), False),
+    Command.TRANSFER: CommandLayout(">BB", ("bits", "ddr"), False),
+    Command.ABORT: CommandLayout(">", (), False),
+    Command.HEATER: CommandLayout(">B", ("pwm",), False),
+    Command.RESET_FRAME_COUNTER: CommandLayout(">", (), False),
+    Command.TEMPERATURE: CommandLayout(">BBBhH", ("auto", "pwm", "unit", "target_decic", "target_adu"), True),
+}
+
+
+def encode_command(command: Command, **fields: int) -> bytes:
+    """The 16-byte 0xD1 block for ``command`` with its named fields (unnamed fields are 0)."""
+    layout = COMMAND_LAYOUTS[command]
+    unknown = set(fields) - set(layout.fields)
+    if unknown:
+        raise ProtocolError(f"{command.name} has no field(s) {sorted(unknown)}; it has {list(layout.fields)}")
+    values = [int(fields.get(name, 0)) for name in layout.fields]
+    try:
+        body = struct.pack(layout.fmt, *values)
+    except struct.error as err:
+        raise ProtocolError(f"{command.name} field out of range: {dict(zip(layout.fields, values))}") from err
+    return bytes([command]) + body + bytes(COMMAND_LEN - 1 - len(body))
+
+
+def decode_command(block: bytes) -> tuple[Command, dict[str, int]]:
+    """The command and its fields from a 16-byte block (the emulator's side of ``encode_command``)."""
+    if len(block) != COMMAND_LEN:
+        raise ProtocolError(f"command block is {len(block)} bytes, expected {COMMAND_LEN}")
+    try:
+        command = Command(block[0])
+    except ValueError as err:
+        raise ProtocolError(f"unknown command code 0x{block[0]:02X}") from err
+    layout = COMMAND_LAYOUTS[command]
+    size = struct.calcsize(layout.fmt)
+    values = struct.unpack(layout.fmt, bytes(block[1 : 1 + size]))
+    return command, dict(zip(layout.fields, values))
+
+
+def temperature_to_adu(celsius: float) -> int:
+    """ASSUMED sensor ADU scale for the AF command's ADU fields: 10 ADU per 0.1 C offset by 50 C."""
+    return max(0, min(0xFFFF, round((celsius + 50.0) * 100.0)))
+
+
+# --- The 0xD2 status block (fields PUBLISHED as a list in the SDK header; offsets and encodings ASSUMED) ------------
+class CameraState(IntEnum):
+    IDLE = 0
+    EXPOSING = 1
+    READING_OUT = 2  # sensor -> DDR
+    FRAME_READY = 3  # a complete frame waits in the DDR / bulk FIFO
+
+
+STATUS_MAGIC = 0x51  # ASSUMED: 'Q', lets the driver refuse a block that is not a status block
+STATUS_LAYOUT_VERSION = 1
+HUMIDITY_ABSENT = 0xFFFF
+
+FLAG_COOLER_ON = 0x01
+FLAG_DDR_ON = 0x02
+FLAG_LAST_FRAME_FAILED = 0x04
+
+_STATUS_FIELDS: tuple[tuple[str, str], ...] = (
+    ("magic", "B"),
+    ("layout", "B"),
+    ("state", "B"),
+    ("speed", "B"),
+    ("exposure_remaining_us", "I"),
+    ("exposure_total_us", "I"),
+    ("firmware_year", "H"),
+    ("firmware_month", "B"),
+    ("firmware_day", "B"),
+    ("temp_sensor_type", "B"),
+    ("temp_auto", "B"),
+    ("temp_adu", "H"),
+    ("temp_decic", "h"),  # sensor temperature, 0.1 C
+    ("target_adu", "H"),
+    ("target_decic", "h"),
+    ("pwm", "B"),  # TEC PWM 0-255
+    ("ddr_frames", "B"),
+    ("image_width", "H"),
+    ("image_height", "H"),
+    ("bits", "B"),
+    ("usb_speed", "B"),  # 2 high speed, 3 SuperSpeed
+    ("cfw_buffer", "B"),
+    ("sub_model", "B"),  # variant code, see SUB_MODELS
+    ("colour", "B"),  # 0 mono, 1 Bayer RGGB
+    ("read_mode", "B"),
+    ("humidity_permille", "H"),  # relative humidity x10, HUMIDITY_ABSENT without a sensor
+    ("frame_counter", "I"),  # frames completed since power-on or reset: the next frame's sequence number
+    ("heater_pwm", "B"),
+    ("readout_percent", "B"),
+    ("serial", "16s"),
+    ("flags", "B"),
+    ("checksum", "B"),  # sum of bytes 0..62 mod 256
+)
+_STATUS_STRUCT = struct.Struct(">" + "".join(code for _, code in _STATUS_FIELDS))
+assert _STATUS_STRUCT.size == STATUS_LEN, _STATUS_STRUCT.size
+
+#: ASSUMED encoding of the variant in ``sub_model``.
+SUB_MODELS = {0: "PH", 1: "L", 2: "Pro", 3: "standard"}
+
+
+@dataclass(frozen=True)
+class Status:
+    """A decoded 0xD2 status block in physical units."""
+
+    state: CameraState
+    exposure_remaining_s: float
+    exposure_total_s: float
+    firmware_date: str
+    temperature_c: float
+    target_c: float
+    temp_auto: bool
+    tec_pwm: int
+    ddr_frames: int
+    image_width: int
+    image_height: int
+    bits: int
+    usb_speed: int
+    variant: str
+    colour: bool
+    read_mode: int
+    humidity_percent: float | None
+    frame_counter: int
+    heater_pwm: int
+    readout_percent: int
+    serial: str
+    cooler_on: bool
+    ddr_on: bool
+    last_frame_failed: bool
+
+
+def encode_status(status: Status) -> bytes:
+    """Pack a status block (the emulator's side)."""
+    year, month, day = (int(x) for x in status.firmware_date.split("-"))
+    variant_code = next(code for code, name in SUB_MODELS.items() if name == status.variant)
+    flags = (
+        (FLAG_COOLER_ON if status.cooler_on else 0)
+        | (FLAG_DDR_ON if status.ddr_on else 0)
+        | (FLAG_LAST_FRAME_FAILED if status.last_frame_failed else 0)
+    )
+    humidity = HUMIDITY_ABSENT if status.humidity_percent is None else round(status.humidity_percent * 10)
+    values = (
+        STATUS_MAGIC, STATUS_LAYOUT_VERSION, int(status.state), 0,
+        min(round(status.exposure_remaining_s * 1e6), 0xFFFFFFFF), min(round(status.exposure_total_s * 1e6), 0xFFFFFFFF),
+        year, month, day, 1, int(status.temp_auto),
+        temperature_to_adu(status.temperature_c), round(status.temperature_c * 10),
+        temperature_to_adu(status.target_c), round(status.target_c * 10),
+        status.tec_pwm, min(status.ddr_frames, 255), status.image_width, status.image_height, status.bits,
+        status.usb_speed, 0, variant_code, int(status.colour), status.read_mode, humidity,
+        status.frame_counter & 0xFFFFFFFF, status.heater_pwm, status.readout_percent,
+        status.serial.encode("ascii")[:16].ljust(16, b"\0"), flags, 0,
+    )
+    raw = bytearray(_STATUS_STRUCT.pack(*values))
+    raw[-1] = sum(raw[:-1]) & 0xFF
+    return bytes(raw)
+
+
+def decode_status(raw: bytes) -> Status:
+    """Validate and decode a 64-byte status block; anything malformed raises ProtocolError."""
+    if len(raw) != STATUS_LEN:
+        raise ProtocolError(f"status block is {len(raw)} bytes, expected {STATUS_LEN}")
+    if sum(raw[:-1]) & 0xFF != raw[-1]:
+        raise ProtocolError(f"status block checksum 0x{raw[-1]:02X} != 0x{sum(raw[:-1]) & 0xFF:02X} (corrupt transfer)")
+    f = dict(zip((name for name, _ in _STATUS_FIELDS), _STATUS_STRUCT.unpack(bytes(raw))))
+    if f["magic"] != STATUS_MAGIC or f["layout"] != STATUS_LAYOUT_VERSION:
+        raise ProtocolError(f"not a status block (magic 0x{f['magic']:02X}, layout {f['layout']})")
+    try:
+        state = CameraState(f["state"])
+    except ValueError as err:
+        raise ProtocolError(f"status block has unknown camera state {f['state']}") from err
+    if f["bits"] not in (8, 16):
+        raise ProtocolError(f"status block reports {f['bits']} bits per pixel")
+    if f["sub_model"] not in SUB_MODELS:
+        raise ProtocolError(f"status block has unknown sub-model {f['sub_model']}")
+    if not 1 <= f["firmware_month"] <= 12 or not 1 <= f["firmware_day"] <= 31:
+        raise ProtocolError("status block firmware date is invalid")
+    humidity = f["humidity_permille"]
+    return Status(
+        state=state,
+        exposure_remaining_s=f["exposure_remaining_us"] / 1e6,
+        exposure_total_s=f["exposure_total_us"] / 1e6,
+        firmware_date=f"{f['firmware_year']:04d}-{f['firmware_month']:02d}-{f['firmware_day']:02d}",
+        temperature_c=f["temp_decic"] / 10.0,
+        target_c=f["target_decic"] / 10.0,
+        temp_auto=bool(f["temp_auto"]),
+        tec_pwm=f["pwm"],
+        ddr_frames=f["ddr_frames"],
+        image_width=f["image_width"],
+        image_height=f["image_height"],
+        bits=f["bits"],
+        usb_speed=f["usb_speed"],
+        variant=SUB_MODELS[f["sub_model"]],
+        colour=bool(f["colour"]),
+        read_mode=f["read_mode"],
+        humidity_percent=None if humidity == HUMIDITY_ABSENT else humidity / 10.0,
+        frame_counter=f["frame_counter"],
+        heater_pwm=f["heater_pwm"],
+        readout_percent=f["readout_percent"],
+        serial=f["serial"].rstrip(b"\0").decode("ascii", "replace"),
+        cooler_on=bool(f["flags"] & FLAG_COOLER_ON),
+        ddr_on=bool(f["flags"] & FLAG_DDR_ON),
+        last_frame_failed=bool(f["flags"] & FLAG_LAST_FRAME_FAILED),
+    )
+
+
+# --- The frame stream on EP 0x81 -----------------------------------------------------------------------------------
+# ASSUMED: one frame is [Pro header][pixels][trailer][zero padding], where
+#  * pixels are full-width rows of the ROI, top row first, 16-bit samples MSB first (as the older, open QHY
+#    cameras sent them) or 8-bit samples (the ADC's top 8 bits);
+#  * the trailer starts with the QHY5-II style marker AA 11 CC EE (PUBLISHED for older cameras), then the
+#    hardware frame sequence number, the checksum and the geometry;
+#  * the checksum is the sum of all pixel sample values modulo 2**32 (cheap enough to fuse into decoding);
+#  * the total is padded with zeros to a multiple of the SuperSpeed packet size, so a frame ends on a packet
+#    boundary and a lost or extra packet shows as a misplaced trailer.
+# PUBLISHED (Pro models with the GPS box): the 44-byte big-endian header in front of the pixels.
+TRAILER_MAGIC = b"\xaa\x11\xcc\xee"
+_TRAILER_STRUCT = struct.Struct(">4sIIHHBBH")  # magic, sequence, checksum, width, height, bits, flags, reserved
+TRAILER_LEN = _TRAILER_STRUCT.size
+FRAME_ALIGN = MAX_PACKET_SUPERSPEED
+PRO_HEADER_LEN = 44
+_PRO_HEADER_STRUCT = struct.Struct(">IBHHII")  # sequence, reserved, width, height, latitude, longitude (+ times)
+PIXELS_BIG_ENDIAN = True
+CHECKSUM_MODULUS = 1 << 32
+
+
+@dataclass(frozen=True)
+class FrameLayout:
+    """Where everything sits in one frame's bytes on the wire."""
+
+    width: int
+    height: int
+    bits: int
+    header_len: int
+
+    @property
+    def bytes_per_pixel(self) -> int:
+        return 2 if self.bits == 16 else 1
+
+    @property
+    def pixel_offset(self) -> int:
+        return self.header_len
+
+    @property
+    def pixel_bytes(self) -> int:
+        return self.width * self.height * self.bytes_per_pixel
+
+    @property
+    def trailer_offset(self) -> int:
+        return self.header_len + self.pixel_bytes
+
+    @property
+    def payload_len(self) -> int:
+        return self.trailer_offset + TRAILER_LEN
+
+    @property
+    def total_len(self) -> int:
+        """Bytes the host reads for one frame: the payload padded to the packet size."""
+        return -(-self.payload_len // FRAME_ALIGN) * FRAME_ALIGN
+
+
+def frame_layout(width: int, height: int, bits: int, pro_header: bool) -> FrameLayout:
+    if bits not in (8, 16):
+        raise ProtocolError(f"the camera sends 8 or 16 bits per pixel, not {bits}")
+    if width <= 0 or height <= 0:
+        raise ProtocolError(f"frame size {width}x{height} is empty")
+    return FrameLayout(width, height, bits, PRO_HEADER_LEN if pro_header else 0)
+
+
+@dataclass(frozen=True)
+class Trailer:
+    sequence: int
+    checksum: int
+    width: int
+    height: int
+    bits: int
+
+
+def encode_trailer(trailer: Trailer) -> bytes:
+    return _TRAILER_STRUCT.pack(TRAILER_MAGIC, trailer.sequence & 0xFFFFFFFF, trailer.checksum % CHECKSUM_MODULUS,
+                                trailer.width, trailer.height, trailer.bits, 0, 0)
+
+
+def decode_trailer(raw: bytes | memoryview) -> Trailer | None:
+    """The trailer at the start of ``raw``, or None if the marker is not there."""
+    if len(raw) < TRAILER_LEN or bytes(raw[:4]) != TRAILER_MAGIC:
+        return None
+    _, seq, checksum, width, height, bits, _, _ = _TRAILER_STRUCT.unpack(bytes(raw[:TRAILER_LEN]))
+    return Trailer(seq, checksum, width, height, bits)
+
+
+def encode_pro_header(sequence: int, width: int, height: int) -> bytes:
+    """The Pro's 44-byte header with no GPS fix (PPS counter 10,000,500 means "no PPS", as published)."""
+    head = _PRO_HEADER_STRUCT.pack(sequence & 0xFFFFFFFF, 0, width, height, 0, 0)
+    times = bytes(3 * 8)  # exposure start, end, now: flag, u32 seconds, 3-byte microseconds x 10
+    pps = (10_000_500).to_bytes(3, "big")
+    out = head + times + pps
+    assert len(out) == PRO_HEADER_LEN
+    return out
+
+
+def decode_pro_header_sequence(raw: bytes | memoryview) -> int:
+    return int.from_bytes(bytes(raw[:4]), "big")
+
+
+def find_trailer(data: bytes | memoryview, expected_offset: int) -> int | None:
+    """Offset of the trailer marker nearest to where it was expected, or None when it is not in ``data``.
+
+    Only damaged frames get here; ``re`` scans the buffer in place, without copying a 123 MB frame.
+    """
+    if bytes(data[expected_offset : expected_offset + 4]) == TRAILER_MAGIC:
+        return expected_offset
+    offsets = [m.start() for m in _TRAILER_PATTERN.finditer(data)]
+    return min(offsets, key=lambda pos: abs(pos - expected_offset)) if offsets else None
+
+
+_TRAILER_PATTERN = re.compile(re.escape(TRAILER_MAGIC))
+
+
+def bulk_timeout_ms(nbytes: int, bytes_per_second: float, exposure_s: float = 0.0) -> int:
+    """A bulk-read timeout that grows with the exposure and the transfer size, with room for a slow host."""
+    return int(1000 * (exposure_s + 3.0 * nbytes / bytes_per_second) + 2000)
