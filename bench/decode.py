@@ -1,0 +1,43 @@
+"""Decoder speed against the floor: numpy copying the same bytes into a preallocated array, in the same run.
+
+Last line: ratio=<decode/copy> for a QHY600 16-bit full frame (goal <= 1.5).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import best_of, capture_raw  # noqa: E402
+
+from indi_qhy_py import decoder  # noqa: E402
+from indi_qhy_py.frame import DecodeRequest  # noqa: E402
+from indi_qhy_py.models import QHY600M  # noqa: E402
+
+
+def main() -> None:
+    if decoder.CYTHON_KERNEL is None:
+        raise SystemExit("the Cython decoder is not built; run 'pip install .'")
+    results = {}
+    for label, bits, binning in (("16bit", 16, 1), ("8bit", 8, 1), ("16bit_bin2", 16, 2)):
+        raw, received = capture_raw(QHY600M, bits)
+        request = DecodeRequest.for_model(QHY600M, bits=bits, binning=binning, expected_sequence=0)
+        out = decoder.allocate_output(request)
+        frame = decoder.decode(raw, received, request, out)
+        assert frame.meta.good, frame.meta.damage
+        decode_s = best_of(lambda: decoder.decode(raw, received, request, out))
+        copy_src = raw[: request.layout.pixel_bytes]
+        copy_dst = np.empty_like(copy_src)
+        copy_s = best_of(lambda: np.copyto(copy_dst, copy_src))
+        results[label] = (decode_s, copy_s)
+        print(f"{label}: decode {decode_s * 1000:.1f} ms, numpy copy of the same {copy_src.nbytes / 1e6:.1f} MB "
+              f"{copy_s * 1000:.1f} ms, ratio {decode_s / copy_s:.2f}")
+    decode_s, copy_s = results["16bit"]
+    print(f"ratio={decode_s / copy_s:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""Builds the Cython extension(s) in cython_ext/ into the indi_qhy_py package; metadata is in pyproject.toml."""
+
+from pathlib import Path
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+HERE = Path(__file__).parent
+
+extensions = [
+    Extension(
+        f"indi_qhy_py._{pyx.stem}",
+        [str(pyx.relative_to(HERE))],
+        include_dirs=[np.get_include()],
+        extra_compile_args=["-O3"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    )
+    for pyx in sorted((HERE / "cython_ext").glob("*.pyx"))
+]
+
+setup(ext_modules=cythonize(extensions, compiler_directives={"language_level": "3"}))
