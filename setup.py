@@ -12,7 +12,8 @@ extensions = [
     Extension(
         f"indi_qhy_py._{pyx.stem}",
         [str(pyx.relative_to(HERE))],
-        include_dirs=[np.get_include()],
+        include_dirs=[np.get_include(), str(HERE / "cython_ext")],
+        depends=[str(h.relative_to(HERE)) for h in (HERE / "cython_ext").glob("*.h")],
         extra_compile_args=["-O3"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )

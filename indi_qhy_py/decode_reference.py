@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import protocol
 from .frame import DecodeRequest, PassResult
 
 
@@ -23,7 +24,7 @@ def pixel_pass(raw: np.ndarray, request: DecodeRequest, rows: int, out: np.ndarr
                ob_row_means: np.ndarray) -> PassResult:
     """Decode ``rows`` complete rows of ``raw`` (pixel bytes only) into ``out``; measure the frame."""
     img = samples(raw, request, rows)
-    checksum = int(img.sum(dtype=np.uint64)) & 0xFFFFFFFF
+    checksum = protocol.combine_checksum(*protocol.checksum_block(img, 0))
     zero = np.flatnonzero(~img.any(axis=1))
 
     cx0, cx1, cy0, cy1 = request.local(request.crop)

@@ -19,6 +19,8 @@ import struct
 from dataclasses import dataclass
 from enum import IntEnum
 
+import numpy as np
+
 from .errors import ProtocolError
 
 # --- Transport constants (PUBLISHED) -----------------------------------------------------------------------------
@@ -285,18 +287,35 @@ def decode_status(raw: bytes) -> Status:
 #    cameras sent them) or 8-bit samples (the ADC's top 8 bits);
 #  * the trailer starts with the QHY5-II style marker AA 11 CC EE (PUBLISHED for older cameras), then the
 #    hardware frame sequence number, the checksum and the geometry;
-#  * the checksum is the sum of all pixel sample values modulo 2**32 (cheap enough to fuse into decoding);
+#  * the checksum is Fletcher-like, two sums modulo 2**32 over the pixel samples v_i in wire order: the plain
+#    sum of v_i (low 32 bits) and the position-weighted sum of (i + 1) * v_i (high 32 bits). The weighted sum
+#    catches damage a plain sum misses (two flips that cancel, swapped samples); both fuse into decoding;
 #  * the total is padded with zeros to a multiple of the SuperSpeed packet size, so a frame ends on a packet
 #    boundary and a lost or extra packet shows as a misplaced trailer.
 # PUBLISHED (Pro models with the GPS box): the 44-byte big-endian header in front of the pixels.
 TRAILER_MAGIC = b"\xaa\x11\xcc\xee"
-_TRAILER_STRUCT = struct.Struct(">4sIIHHBBH")  # magic, sequence, checksum, width, height, bits, flags, reserved
+_TRAILER_STRUCT = struct.Struct(">4sIQHHBBH")  # magic, sequence, checksum, width, height, bits, flags, reserved
 TRAILER_LEN = _TRAILER_STRUCT.size
 FRAME_ALIGN = MAX_PACKET_SUPERSPEED
 PRO_HEADER_LEN = 44
 _PRO_HEADER_STRUCT = struct.Struct(">IBHHII")  # sequence, reserved, width, height, latitude, longitude (+ times)
 PIXELS_BIG_ENDIAN = True
-CHECKSUM_MODULUS = 1 << 32
+_MASK32 = 0xFFFFFFFF
+
+
+def checksum_block(samples: np.ndarray, first_index: int) -> tuple[int, int]:
+    """(plain, weighted) sums modulo 2**32 of native samples whose first has wire index ``first_index``."""
+    flat = samples.reshape(-1).astype(np.uint32)
+    plain = int(flat.sum(dtype=np.uint32))
+    weights = np.arange(1, flat.size + 1, dtype=np.uint32)
+    np.multiply(flat, weights, out=flat)
+    weighted = (int(flat.sum(dtype=np.uint32)) + first_index * plain) & _MASK32
+    return plain, weighted
+
+
+def combine_checksum(plain: int, weighted: int) -> int:
+    """The trailer's 64-bit checksum field from its two halves."""
+    return ((weighted & _MASK32) << 32) | (plain & _MASK32)
 
 
 @dataclass(frozen=True)
@@ -352,15 +371,17 @@ class Trailer:
 
 
 def encode_trailer(trailer: Trailer) -> bytes:
-    return _TRAILER_STRUCT.pack(TRAILER_MAGIC, trailer.sequence & 0xFFFFFFFF, trailer.checksum % CHECKSUM_MODULUS,
+    return _TRAILER_STRUCT.pack(TRAILER_MAGIC, trailer.sequence & _MASK32, trailer.checksum & 0xFFFFFFFFFFFFFFFF,
                                 trailer.width, trailer.height, trailer.bits, 0, 0)
 
 
 def decode_trailer(raw: bytes | memoryview) -> Trailer | None:
-    """The trailer at the start of ``raw``, or None if the marker is not there."""
+    """The trailer at the start of ``raw``, or None if the marker is not there or its reserved bytes are not 0."""
     if len(raw) < TRAILER_LEN or bytes(raw[:4]) != TRAILER_MAGIC:
         return None
-    _, seq, checksum, width, height, bits, _, _ = _TRAILER_STRUCT.unpack(bytes(raw[:TRAILER_LEN]))
+    _, seq, checksum, width, height, bits, flags, reserved = _TRAILER_STRUCT.unpack(bytes(raw[:TRAILER_LEN]))
+    if flags or reserved:
+        return None
     return Trailer(seq, checksum, width, height, bits)
 
 

@@ -19,6 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from .. import protocol
 from ..models import CameraModel
 from .scene import CFA_RESPONSE, Scene
 
@@ -148,7 +149,7 @@ class SensorSimulator:
             dst = out[: exp.roi_height * width * 2].view(">u2").reshape(exp.roi_height, width)
         else:
             dst = out[: exp.roi_height * width].reshape(exp.roi_height, width)
-        checksum = 0
+        plain = weighted = 0
         obw = eff.x
         if model.colour:
             channel_rates = {(py, px): (dark + light * CFA_RESPONSE[c]) * t
@@ -180,6 +181,7 @@ class SensorSimulator:
             np.copyto(samples, tmp, casting="unsafe")
             if exp.bits == 8:
                 np.right_shift(samples, 8, out=samples)
-            checksum += int(np.add.reduce(samples, axis=None, dtype=np.uint64))
+            block_plain, block_weighted = protocol.checksum_block(samples, r0 * width)
+            plain, weighted = plain + block_plain, weighted + block_weighted
             np.copyto(dst[r0:r1], samples, casting="unsafe")
-        return Truth(ped, k, rn, dark, well, light, checksum & 0xFFFFFFFF, len(self.hot_rows))
+        return Truth(ped, k, rn, dark, well, light, protocol.combine_checksum(plain, weighted), len(self.hot_rows))
