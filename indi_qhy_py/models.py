@@ -339,7 +339,7 @@ QHY600M_PRO = _qhy600(False, _PRO_600)
 QHY600C_PRO = _qhy600(True, _PRO_600)
 
 MAIN_MODELS: tuple[CameraModel, ...] = (QHY268M, QHY268C, QHY600M, QHY600C)
-ALL_MODELS: tuple[CameraModel, ...] = MAIN_MODELS + (QHY600M_L, QHY600M_PRO, QHY600C_PRO)
+ALL_MODELS: tuple[CameraModel, ...] = (*MAIN_MODELS, QHY600M_L, QHY600M_PRO, QHY600C_PRO)
 
 #: Other published USB IDs that are not these cameras' own but that a user may meet. ASSUMED, third-party list.
 EXTRA_RUNTIME_PIDS = {0xC603: Family.QHY600}

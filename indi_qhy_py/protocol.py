@@ -97,7 +97,8 @@ def encode_command(command: Command, **fields: int) -> bytes:
     try:
         body = struct.pack(layout.fmt, *values)
     except struct.error as err:
-        raise ProtocolError(f"{command.name} field out of range: {dict(zip(layout.fields, values))}") from err
+        named = dict(zip(layout.fields, values, strict=True))
+        raise ProtocolError(f"{command.name} field out of range: {named}") from err
     return bytes([command]) + body + bytes(COMMAND_LEN - 1 - len(body))
 
 
@@ -112,7 +113,7 @@ def decode_command(block: bytes) -> tuple[Command, dict[str, int]]:
     layout = COMMAND_LAYOUTS[command]
     size = struct.calcsize(layout.fmt)
     values = struct.unpack(layout.fmt, bytes(block[1 : 1 + size]))
-    return command, dict(zip(layout.fields, values))
+    return command, dict(zip(layout.fields, values, strict=True))
 
 
 def temperature_to_adu(celsius: float) -> int:
@@ -172,6 +173,11 @@ _STATUS_FIELDS: tuple[tuple[str, str], ...] = (
 )
 _STATUS_STRUCT = struct.Struct(">" + "".join(code for _, code in _STATUS_FIELDS))
 assert _STATUS_STRUCT.size == STATUS_LEN, _STATUS_STRUCT.size
+#: Byte offset of every status field, for comparing against a USB capture.
+STATUS_OFFSETS: dict[str, int] = {
+    name: struct.calcsize(">" + "".join(code for _, code in _STATUS_FIELDS[:i]))
+    for i, (name, _) in enumerate(_STATUS_FIELDS)
+}
 
 #: ASSUMED encoding of the variant in ``sub_model``.
 SUB_MODELS = {0: "PH", 1: "L", 2: "Pro", 3: "standard"}
@@ -219,7 +225,7 @@ def encode_status(status: Status) -> bytes:
     humidity = HUMIDITY_ABSENT if status.humidity_percent is None else round(status.humidity_percent * 10)
     values = (
         STATUS_MAGIC, STATUS_LAYOUT_VERSION, int(status.state), 0,
-        min(round(status.exposure_remaining_s * 1e6), 0xFFFFFFFF), min(round(status.exposure_total_s * 1e6), 0xFFFFFFFF),
+        min(round(status.exposure_remaining_s * 1e6), _MASK32), min(round(status.exposure_total_s * 1e6), _MASK32),
         year, month, day, 1, int(status.temp_auto),
         temperature_to_adu(status.temperature_c), round(status.temperature_c * 10),
         temperature_to_adu(status.target_c), round(status.target_c * 10),
@@ -239,7 +245,7 @@ def decode_status(raw: bytes) -> Status:
         raise ProtocolError(f"status block is {len(raw)} bytes, expected {STATUS_LEN}")
     if sum(raw[:-1]) & 0xFF != raw[-1]:
         raise ProtocolError(f"status block checksum 0x{raw[-1]:02X} != 0x{sum(raw[:-1]) & 0xFF:02X} (corrupt transfer)")
-    f = dict(zip((name for name, _ in _STATUS_FIELDS), _STATUS_STRUCT.unpack(bytes(raw))))
+    f = dict(zip((name for name, _ in _STATUS_FIELDS), _STATUS_STRUCT.unpack(bytes(raw)), strict=True))
     if f["magic"] != STATUS_MAGIC or f["layout"] != STATUS_LAYOUT_VERSION:
         raise ProtocolError(f"not a status block (magic 0x{f['magic']:02X}, layout {f['layout']})")
     try:

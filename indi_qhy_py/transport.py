@@ -9,6 +9,7 @@ chunks, and with no allocation or copy per transfer.
 from __future__ import annotations
 
 import array
+import contextlib
 import errno
 import threading
 from collections.abc import Callable, Iterable
@@ -123,14 +124,10 @@ class Transport:
 
     def close(self) -> None:
         """Release the interface and the handle; never raises (the device may already be gone)."""
-        try:
+        with contextlib.suppress(usb.core.USBError, ValueError):
             usb.util.release_interface(self.device, protocol.INTERFACE)
-        except (usb.core.USBError, ValueError):
-            pass
-        try:
+        with contextlib.suppress(usb.core.USBError):
             usb.util.dispose_resources(self.device)
-        except usb.core.USBError:
-            pass
         self._opened = False
 
     # --- control transfers ------------------------------------------------------------------------------------

@@ -135,7 +135,7 @@ class EmulatedCamera:
         self.rate_limit = rate_limit
         self.boots_in_loader = boot_loader
         self.in_loader = boot_loader
-        self.ram: dict[int, bytes] = {}
+        self.ram: dict[int, bytearray] = {}  # boot-loader RAM, 4 KiB pages by address
         self.generation = 0
         self.address = next(_addresses)
         self.settings = Settings()
@@ -231,7 +231,9 @@ class EmulatedCamera:
         if len(data) > protocol.FIRMWARE_CHUNK:
             raise Stall("firmware chunk larger than 4096 bytes")
         if data:
-            self.ram[address] = bytes(data)
+            for i, byte_index in enumerate(range(address, address + len(data))):
+                page = self.ram.setdefault(byte_index & ~0xFFF, bytearray(4096))
+                page[byte_index & 0xFFF] = data[i]
             return len(data)
         if not self.ram:
             raise Stall("jump requested but no firmware was loaded")
@@ -242,10 +244,13 @@ class EmulatedCamera:
         return 0
 
     def _ram_read(self, address: int, length: int) -> bytes:
-        for start, chunk in self.ram.items():
-            if start <= address and address + length <= start + len(chunk):
-                return chunk[address - start : address - start + length]
-        return bytes(length)
+        """RAM contents (zero where nothing was written), in 4 KiB pages."""
+        out = bytearray(length)
+        for i in range(length):
+            page = self.ram.get((address + i) & ~0xFFF)
+            if page is not None:
+                out[i] = page[(address + i) & 0xFFF]
+        return bytes(out)
 
     # --- commands ------------------------------------------------------------------------------------------------
     def _command(self, command: Command, f: dict[str, int]) -> None:

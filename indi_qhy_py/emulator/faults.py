@@ -42,7 +42,7 @@ class FaultInjector:
     def inject(self, kind: str, frames: int = 1, **params: float | int | str) -> None:
         """Arm a fault for the next ``frames`` frames (stream faults) or the next unplug point."""
         if kind not in STREAM_FAULTS and kind != "unplug":
-            raise ValueError(f"unknown fault {kind!r}; known: {', '.join(STREAM_FAULTS + ('unplug',))}")
+            raise ValueError(f"unknown fault {kind!r}; known: {', '.join((*STREAM_FAULTS, 'unplug'))}")
         if kind == "unplug" and params.get("when", "now") not in UNPLUG_WHEN:
             raise ValueError(f"unplug 'when' must be one of {UNPLUG_WHEN}")
         with self._lock:

@@ -66,7 +66,7 @@ class StarField:
             cx = rng.uniform(radius, width - radius - 1, self.stars)
             flux = self.brightest_e_per_s * rng.pareto(1.5, self.stars).clip(0, 20) / 20 + 50.0
             rows, cols, rates = [], [], []
-            for y, x, f in zip(cy, cx, flux):
+            for y, x, f in zip(cy, cx, flux, strict=True):
                 iy, ix = int(y), int(x)
                 r = iy + dy
                 c = ix + dx

@@ -137,13 +137,13 @@ class SensorSimulator:
         bank = noise_bank()
         sp_rows, sp_cols, sp_mean = self._sparse(exp, scene, light, dark)
         sp_noise = self.rng.standard_normal(len(sp_rows))
-        sp_value = ped + np.minimum(sp_mean, well) / k + sp_noise * np.sqrt(np.minimum(sp_mean, well) + rn * rn) / k
-        sp_value += 0.5
+        # noise is drawn about the true mean and the well is applied by the clip below, so a pixel exposed past
+        # full well sits at the well (plus read noise' worth of rounding), not scattered symmetrically around it
+        sp_value = ped + sp_mean / k + sp_noise * np.sqrt(sp_mean + rn * rn) / k + 0.5
 
         def fill(tmp: np.ndarray, noise: np.ndarray, mean_e: float, sign: float) -> None:
-            m = min(mean_e, well)
-            np.multiply(noise, np.float32(sign * math.sqrt(m + rn * rn) / k), out=tmp)
-            tmp += np.float32(ped + m / k + 0.5)
+            np.multiply(noise, np.float32(sign * math.sqrt(mean_e + rn * rn) / k), out=tmp)
+            tmp += np.float32(ped + mean_e / k + 0.5)
 
         if exp.bits == 16:
             dst = out[: exp.roi_height * width * 2].view(">u2").reshape(exp.roi_height, width)
