@@ -96,15 +96,17 @@ def decode(raw: np.ndarray, received: int, request: DecodeRequest, out: np.ndarr
         // request.binning
     if done_rows < out.shape[0]:
         out[done_rows:] = 0
+    header = bytes(raw[: min(layout.header_len, received)]).ljust(layout.header_len, b"\0")
+    checksum = protocol.frame_checksum(header, request.bits, result.checksum & 0xFFFFFFFF, result.checksum >> 32)
     if verdict is None and trailer is not None:
-        if trailer.checksum != result.checksum:
+        if trailer.checksum != checksum:
             if result.zero_rows:
                 verdict = Verdict.ZERO_FILLED
                 damage = (f"{result.zero_rows} all-zero rows between ROI rows {result.first_zero_row} and "
                           f"{result.last_zero_row} (camera DDR overflow)")
             else:
                 verdict = Verdict.CHECKSUM
-                damage = (f"checksum 0x{result.checksum:08X} != 0x{trailer.checksum:08X} in the trailer: "
+                damage = (f"checksum 0x{checksum:016X} != 0x{trailer.checksum:016X} in the trailer: "
                           "corrupted bytes somewhere in the pixel data")
         elif request.expected_sequence is not None and trailer.sequence != request.expected_sequence:
             verdict = Verdict.SEQUENCE_GAP
@@ -113,11 +115,11 @@ def decode(raw: np.ndarray, received: int, request: DecodeRequest, out: np.ndarr
         else:
             verdict = Verdict.GOOD
     assert verdict is not None
-    return DecodedFrame(out, _meta(verdict, damage, trailer, received, result, ob_row_means))
+    return DecodedFrame(out, _meta(verdict, damage, trailer, received, result, checksum, ob_row_means))
 
 
 def _meta(verdict: Verdict, damage: str, trailer: protocol.Trailer | None, received: int, r: PassResult,
-          ob_row_means: np.ndarray) -> FrameMeta:
+          checksum: int, ob_row_means: np.ndarray) -> FrameMeta:
     def stats(n: int, total: int, squares: int) -> tuple[float, float]:
         if n == 0:
             return math.nan, math.nan
@@ -128,7 +130,7 @@ def _meta(verdict: Verdict, damage: str, trailer: protocol.Trailer | None, recei
     os_mean, os_std = stats(r.os_n, r.os_sum, r.os_sumsq)
     return FrameMeta(
         verdict=verdict, damage=damage, sequence=trailer.sequence if trailer else None,
-        checksum_expected=trailer.checksum if trailer else None, checksum_actual=r.checksum, received=received,
+        checksum_expected=trailer.checksum if trailer else None, checksum_actual=checksum, received=received,
         ob_mean=ob_mean, ob_median=r.ob_median, ob_std=ob_std, ob_row_means=ob_row_means,
         overscan_mean=None if r.os_n == 0 else os_mean, overscan_std=None if r.os_n == 0 else os_std,
         saturated=r.saturated,

@@ -127,7 +127,7 @@ class DecodedFrame:
 class PassResult:
     """What one pass over the pixel bytes measures (the part the two kernels must agree on exactly)."""
 
-    checksum: int
+    checksum: int  # combined (plain, weighted) over the pixel samples only; the decoder adds the header
     zero_rows: int
     first_zero_row: int
     last_zero_row: int

@@ -293,9 +293,10 @@ def decode_status(raw: bytes) -> Status:
 #    cameras sent them) or 8-bit samples (the ADC's top 8 bits);
 #  * the trailer starts with the QHY5-II style marker AA 11 CC EE (PUBLISHED for older cameras), then the
 #    hardware frame sequence number, the checksum and the geometry;
-#  * the checksum is Fletcher-like, two sums modulo 2**32 over the pixel samples v_i in wire order: the plain
-#    sum of v_i (low 32 bits) and the position-weighted sum of (i + 1) * v_i (high 32 bits). The weighted sum
-#    catches damage a plain sum misses (two flips that cancel, swapped samples); both fuse into decoding;
+#  * the checksum is Fletcher-like, two sums modulo 2**32 over every sample before the trailer in wire order
+#    (the Pro header's bytes taken as samples of the frame's bit depth, then the pixels): the plain sum of v_i
+#    (low 32 bits) and the position-weighted sum of (i + 1) * v_i (high 32 bits). The weighted sum catches
+#    damage a plain sum misses (two flips that cancel, swapped samples); both fuse into decoding;
 #  * the total is padded with zeros to a multiple of the SuperSpeed packet size, so a frame ends on a packet
 #    boundary and a lost or extra packet shows as a misplaced trailer.
 # PUBLISHED (Pro models with the GPS box): the 44-byte big-endian header in front of the pixels.
@@ -322,6 +323,21 @@ def checksum_block(samples: np.ndarray, first_index: int) -> tuple[int, int]:
 def combine_checksum(plain: int, weighted: int) -> int:
     """The trailer's 64-bit checksum field from its two halves."""
     return ((weighted & _MASK32) << 32) | (plain & _MASK32)
+
+
+def frame_checksum(header: bytes | memoryview, bits: int, pixel_plain: int, pixel_weighted: int) -> int:
+    """The trailer checksum from the header bytes and the pixels' own (plain, weighted) sums.
+
+    The pixels follow the header's samples, so their weights shift by the header's sample count.
+    """
+    if bits == 16:
+        samples = np.frombuffer(bytes(header), dtype=">u2").astype(np.uint16)
+    else:
+        samples = np.frombuffer(bytes(header), dtype=np.uint8)
+    head_plain, head_weighted = checksum_block(samples, 0) if len(samples) else (0, 0)
+    plain = head_plain + pixel_plain
+    weighted = head_weighted + pixel_weighted + len(samples) * pixel_plain
+    return combine_checksum(plain, weighted)
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,7 @@ class FrameRecord:
     settings: Settings
     layout: protocol.FrameLayout
     truth: Truth
+    checksum: int  # as sent in the trailer
     faults: list[str] = field(default_factory=list)
     damage: dict[str, object] = field(default_factory=dict)
 
@@ -368,11 +369,11 @@ class EmulatedCamera:
         if layout.header_len:
             buf[: layout.header_len] = np.frombuffer(
                 protocol.encode_pro_header(sequence, self.model.readout_width, rows), dtype=np.uint8)
-        trailer = protocol.encode_trailer(protocol.Trailer(sequence, truth.checksum, self.model.readout_width,
-                                                           rows, s.bits))
+        checksum = protocol.frame_checksum(buf[: layout.header_len], s.bits, *truth.pixel_sums)
+        trailer = protocol.encode_trailer(protocol.Trailer(sequence, checksum, self.model.readout_width, rows, s.bits))
         buf[layout.trailer_offset : layout.payload_len] = np.frombuffer(trailer, dtype=np.uint8)
         buf[layout.payload_len : layout.total_len] = 0
-        record = FrameRecord(sequence, exp.started, s, layout, truth)
+        record = FrameRecord(sequence, exp.started, s, layout, truth, checksum)
         rate = self.model.bytes_per_second(rows, s.bits, s.usb_traffic) if self.rate_limit else math.inf
         stream = _Stream([buf[: layout.total_len]], rate, self.clock.now())
         for fault in self.faults.take_stream_faults():

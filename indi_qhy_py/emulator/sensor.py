@@ -63,7 +63,7 @@ class Truth:
     dark_e_per_s: float
     well_e: float
     light_e_per_s: float
-    checksum: int
+    pixel_sums: tuple[int, int]  # (plain, weighted) over the pixel samples; see protocol.frame_checksum
     hot_pixels: int
 
     @property
@@ -184,4 +184,4 @@ class SensorSimulator:
             block_plain, block_weighted = protocol.checksum_block(samples, r0 * width)
             plain, weighted = plain + block_plain, weighted + block_weighted
             np.copyto(dst[r0:r1], samples, casting="unsafe")
-        return Truth(ped, k, rn, dark, well, light, protocol.combine_checksum(plain, weighted), len(self.hot_rows))
+        return Truth(ped, k, rn, dark, well, light, (plain & 0xFFFFFFFF, weighted & 0xFFFFFFFF), len(self.hot_rows))
