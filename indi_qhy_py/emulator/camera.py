@@ -277,12 +277,15 @@ class EmulatedCamera:
         elif command is Command.READ_MODE:
             if f["mode"] >= len(model.read_modes):
                 raise Stall(f"read mode {f['mode']} does not exist")
-            s.read_mode = f["mode"]
-            s.gain = min(s.gain, model.read_mode(s.read_mode).gain_max)
+            self._reinitialise()
+            self.settings.read_mode = f["mode"]
         elif command is Command.TRANSFER:
             if f["bits"] not in model.bit_depths:
                 raise Stall(f"{f['bits']}-bit transfer not supported")
-            s.bits, s.ddr = f["bits"], bool(f["ddr"])
+            changed = f["bits"] != s.bits
+            if changed:
+                self._reinitialise()
+            self.settings.bits, self.settings.ddr = f["bits"], bool(f["ddr"])
         elif command is Command.START:
             self._start_exposure(now)
         elif command is Command.ABORT:
@@ -299,6 +302,15 @@ class EmulatedCamera:
                 self.thermal.set_auto(now, target)
             else:
                 self.thermal.set_manual(now, f["pwm"])
+
+    def _reinitialise(self) -> None:
+        """ASSUMED, after the C++ driver's users' reports: a read-mode or bit-depth change re-initialises the
+        sensor and the camera forgets gain, offset, USB traffic and ROI (they return to power-on defaults)."""
+        keep = self.settings
+        self.settings = Settings(read_mode=keep.read_mode, bits=keep.bits, ddr=keep.ddr, heater_pwm=keep.heater_pwm,
+                                 exposure_us=keep.exposure_us)
+        self._exposure = None
+        self._stream = None
 
     def _start_exposure(self, now: float) -> None:
         """Start a single frame; a new start discards any frame still queued (ASSUMED: A6 flushes the FIFO)."""
