@@ -41,9 +41,41 @@ class Bench:
         self.camera.disconnect()
 
 
-@pytest.fixture(params=MAIN_MODELS, ids=lambda m: m.name)
+class HardwareBench:
+    """The first attached camera, for ``--hardware`` runs; tests needing the emulator skip themselves."""
+
+    device = None
+
+    def __init__(self) -> None:
+        infos, messages = discover()
+        if not infos:
+            pytest.fail(f"--hardware given but no camera found: {messages}")
+        self.clock = None
+        self.events: list[tuple[str, str]] = []
+        self.camera = Camera(infos[0], on_event=lambda level, text: self.events.append((level, text)))
+        self.camera.connect()
+
+    def close(self) -> None:
+        self.camera.disconnect()
+
+
+def needs_emulator(bench) -> Bench:
+    if bench.device is None:
+        pytest.skip("looks inside the camera: emulator only")
+    return bench
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "bench" in metafunc.fixturenames:
+        params: list[object] = list(MAIN_MODELS)
+        if metafunc.config.getoption("--hardware"):
+            params.append("hardware")
+        metafunc.parametrize("bench", params, ids=lambda p: getattr(p, "name", str(p)), indirect=True)
+
+
+@pytest.fixture
 def bench(request):
-    b = Bench(request.param)
+    b = HardwareBench() if request.param == "hardware" else Bench(request.param)
     yield b
     b.close()
 
@@ -75,6 +107,7 @@ def test_boot_loader_camera_needs_a_firmware_directory(tmp_path: Path) -> None:
 
 
 def test_exposure_timing_on_the_emulated_clock(bench: Bench) -> None:
+    needs_emulator(bench)
     small(bench.camera)
     before = datetime.now(UTC)
     exposure = bench.camera.start_exposure(20.0)
@@ -148,6 +181,7 @@ def _device_matches(bench: Bench) -> None:
 
 
 def test_settings_survive_read_mode_and_bit_depth_changes(bench: Bench) -> None:
+    needs_emulator(bench)
     cam = bench.camera
     cam.configure(gain=45, offset=40, usb_traffic=10, roi=Rect(100, 200, 1000, 300))
     _device_matches(bench)
@@ -160,6 +194,7 @@ def test_settings_survive_read_mode_and_bit_depth_changes(bench: Bench) -> None:
 
 
 def test_settings_survive_a_power_cycle_and_the_exposure_is_reported(bench: Bench) -> None:
+    needs_emulator(bench)
     cam = bench.camera
     cam.configure(gain=33, offset=44, usb_traffic=5, roi=Rect(0, 10, 500, 64))
     cam.set_temperature(-5)
@@ -179,6 +214,7 @@ def test_settings_survive_a_power_cycle_and_the_exposure_is_reported(bench: Benc
 
 
 def test_damaged_frames_are_retried_then_reported(bench: Bench) -> None:
+    needs_emulator(bench)
     cam = bench.camera
     small(cam)
     bench.device.faults.inject("corrupt")
@@ -192,6 +228,7 @@ def test_damaged_frames_are_retried_then_reported(bench: Bench) -> None:
 
 
 def test_cooling_ramp_is_respected_and_regulation_holds(bench: Bench) -> None:
+    needs_emulator(bench)
     cam = bench.camera
     cam.ramp.slope_c_per_min = 4.0
     cam.set_temperature(-10.0)
@@ -216,6 +253,7 @@ def test_cooling_ramp_is_respected_and_regulation_holds(bench: Bench) -> None:
 
 
 def test_warm_up_before_disconnect(bench: Bench) -> None:
+    needs_emulator(bench)
     cam = bench.camera
     cam.ramp.slope_c_per_min = 10.0
     bench.clock.speed = 200.0
@@ -229,6 +267,7 @@ def test_warm_up_before_disconnect(bench: Bench) -> None:
 
 
 def test_manual_power_is_ramped(bench: Bench) -> None:
+    needs_emulator(bench)
     cam = bench.camera
     cam.ramp.power_slope_pct_per_min = 30.0
     cam.set_cooler_power(80)
@@ -281,13 +320,3 @@ def test_two_cameras_at_once() -> None:
             cam.disconnect()
 
 
-@pytest.mark.hardware
-def test_real_camera_takes_a_frame() -> None:
-    infos, messages = discover()
-    assert infos, f"no camera attached: {messages}"
-    camera = Camera(infos[0])
-    camera.connect()
-    try:
-        assert camera.start_exposure(0.01).result(60).meta.good
-    finally:
-        camera.disconnect()
