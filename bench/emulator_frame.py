@@ -6,24 +6,17 @@ per-pixel approach before any physics. Last line: qhy600_frame_ms=<value>.
 
 from __future__ import annotations
 
-import statistics
-import time
+import sys
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import best_of
 
 from indi_qhy_py.emulator.scene import StarField
 from indi_qhy_py.emulator.sensor import Exposure, SensorSimulator, noise_bank
 from indi_qhy_py.models import QHY600M
-
-
-def median_ms(fn, repeats: int = 5) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
 
 
 def main() -> None:
@@ -34,9 +27,9 @@ def main() -> None:
     out = np.empty(pixels * 2, dtype=np.uint8)
     exposure = Exposure(30.0, 0, 30, 1, 16, 0, model.readout_height, -10.0)
     scene = StarField()
-    frame_ms = median_ms(lambda: sensor.render(out, exposure, scene))
+    frame_ms = best_of(lambda: sensor.render(out, exposure, scene), repeats=5) * 1000
     rng = np.random.default_rng(1)
-    baseline_ms = median_ms(lambda: rng.standard_normal(pixels, dtype=np.float32), repeats=3)
+    baseline_ms = best_of(lambda: rng.standard_normal(pixels, dtype=np.float32), repeats=3) * 1000
     print(f"baseline: numpy standard_normal for {pixels / 1e6:.2f} Mpx: {baseline_ms:.1f} ms")
     print(f"emulated QHY600 16-bit full frame (star field, physics, checksum): {frame_ms:.1f} ms "
           f"({frame_ms / baseline_ms:.2f}x the baseline)")
