@@ -370,12 +370,14 @@ class Camera:
         dt = 0.0 if c.last_tick is None else max(0.0, now - c.last_tick)
         c.last_tick = now
         if c.mode is CoolerMode.AUTO:
-            start = c.setpoint_c if c.setpoint_c is not None else (self._status.temperature_c if self._status
-                                                                   else c.target_c)
-            step = self.ramp.next_setpoint(start, c.target_c, dt) if not force or c.setpoint_c is None else start
+            if c.setpoint_c is None:  # first step: start the ramp from where the sensor is
+                c.setpoint_c = self._status.temperature_c if self._status else c.target_c
+            # after a re-initialisation (force) re-send the current set point; otherwise take one ramp step
+            step = c.setpoint_c if force else self.ramp.next_setpoint(c.setpoint_c, c.target_c, dt)
             c.setpoint_c = step
             self._command(Command.TEMPERATURE, auto=1, target_decic=round(step * 10))
-            if c.warming and self._status is not None and self._status.tec_pwm == 0 and step >= c.target_c - 0.1:
+            st = self._status
+            if c.warming and st is not None and st.tec_pwm == 0 and step >= st.temperature_c:  # TEC idle: done
                 self._command(Command.TEMPERATURE, auto=0, pwm=0)
                 c.mode, c.warming, c.commanded_pct = CoolerMode.OFF, False, 0.0
                 self._event("INFO", "warm-up done, cooler off")
@@ -525,15 +527,16 @@ class Exposure:
             for fn in self._callbacks:
                 fn(self)
 
-    def _abort_camera(self) -> None:
+    def _stop_camera(self) -> ExposureAborted:
+        """Tell the camera to stop and discard what it queued; return the exception to raise."""
         cam = self.camera
         try:
             cam._command(Command.ABORT)
             with cam._io:
                 cam._require().drain(timeout_ms=20)
         except QhyError:
-            pass
-        raise ExposureAborted("exposure aborted")
+            pass  # gone or wedged: the monitor reconnects; the abort itself has happened on our side
+        return ExposureAborted("exposure aborted")
 
     def _capture(self) -> CapturedFrame:
         cam = self.camera
@@ -572,7 +575,7 @@ class Exposure:
             p.phase, p.remaining_s, p.polled_at = "exposing", self.seconds, time.monotonic()
             while True:
                 if self._cancel.is_set():
-                    self._abort_camera()
+                    raise self._stop_camera()
                 status = cam._read_status()
                 p.remaining_s, p.polled_at = status.exposure_remaining_s, time.monotonic()
                 if status.state == CameraState.FRAME_READY:
@@ -594,8 +597,7 @@ class Exposure:
             received = transport.read_frame(raw, layout.total_len, protocol.bulk_timeout_ms(4 << 20, rate),
                                             cancel=self._cancel, progress=progress)
         except ReadCancelled:
-            self._abort_camera()
-            raise  # unreachable: _abort_camera raises
+            raise self._stop_camera() from None
         except DeviceGoneError as err:
             cam._usb_error(err)
             raise ExposureFailed(f"camera vanished during the exposure ({err}); the frame is lost, the camera will "
