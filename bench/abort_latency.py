@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from indi_qhy_py.camera import Camera
+from indi_qhy_py.camera import Camera, Exposure
 from indi_qhy_py.discovery import discover
 from indi_qhy_py.emulator import EmulatedCamera, EmulatorBackend
 from indi_qhy_py.models import QHY600M
@@ -19,6 +19,14 @@ from indi_qhy_py.protocol import CameraState, Command
 from indi_qhy_py.transport import BULK_CHUNK
 
 RUNS = 5
+
+
+def started_download(camera: Camera) -> Exposure:
+    """An exposure of the shortest time, returned once its download is under way."""
+    exposure = camera.start_exposure(QHY600M.exposure_min_s)
+    while exposure.phase != "reading" or exposure.download_fraction == 0:
+        time.sleep(0.001)
+    return exposure
 
 
 def main() -> None:
@@ -32,17 +40,12 @@ def main() -> None:
         start = time.perf_counter()
         exposure.abort(1.0)
         during_exposure.append(time.perf_counter() - start)
-        exposure = camera.start_exposure(QHY600M.exposure_min_s)
-        while exposure.phase != "reading" or exposure.download_fraction == 0:
-            time.sleep(0.001)
+        exposure = started_download(camera)
         start = time.perf_counter()
         exposure.abort(1.0)
         during_download.append(time.perf_counter() - start)
     # baseline: one chunk at the rated rate, through the same transport
-    exposure = camera.start_exposure(QHY600M.exposure_min_s)
-    while exposure.phase != "reading" or exposure.download_fraction == 0:
-        time.sleep(0.001)
-    exposure.abort(1.0)
+    started_download(camera).abort(1.0)
     transport = camera._require()
     camera._command(Command.START)
     while camera._read_status().state != CameraState.FRAME_READY:
