@@ -174,17 +174,31 @@ class Camera:
         self._state = "disconnected"
 
     def _open(self) -> None:
+        if not self._attach():
+            raise DeviceGoneError(f"{self.id} is not attached")
+
+    def _attach(self) -> bool:
+        """Find the camera by serial (booting it when it is in its boot loader), open it, apply every setting.
+
+        False when it is not on the bus. Shared by connect and reconnect, so both restore the same state.
+        """
         device = find_device(self.info)
         if device is None and self.firmware_dir is not None:
             boot_loaders(self.info.backend, self.firmware_dir)
             device = find_device(self.info)
         if device is None:
-            raise DeviceGoneError(f"{self.id} is not attached")
+            return False
         transport = Transport(device)
         transport.open()
         with self._io:
             self._transport = transport
-            self._initialise()
+            try:
+                self._initialise()
+            except QhyError:
+                transport.close()
+                self._transport = None
+                raise
+        return True
 
     def _initialise(self) -> None:
         """Send every setting in an order that survives re-initialisation, then read back what can be read."""
@@ -406,22 +420,9 @@ class Camera:
             if self._transport is not None:
                 self._transport.close()
                 self._transport = None
-        device = find_device(self.info)
-        if device is None and self.firmware_dir is not None:
-            boot_loaders(self.info.backend, self.firmware_dir)
-            device = find_device(self.info)
-        if device is None:
+        if not self._attach():
             return
-        transport = Transport(device)
-        transport.open()
-        with self._io:
-            self._transport = transport
-            self._state = "connected"
-            try:
-                self._initialise()
-            except QhyError:
-                self._state = "reconnecting"
-                raise
+        self._state = "connected"
         self.stats.reconnects += 1
         self._event("INFO", "camera is back; all settings re-applied")
 

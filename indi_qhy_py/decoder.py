@@ -92,8 +92,8 @@ def decode(raw: np.ndarray, received: int, request: DecodeRequest, out: np.ndarr
     ob_row_means = np.zeros(ob_rows[3] - ob_rows[2], dtype=np.float64)
     pixels = raw[layout.pixel_offset :]
     result = kernel(pixels, request, rows, out, ob_row_means)
-    done_rows = max(0, (min(rows, request.local(request.crop)[3]) - request.local(request.crop)[2])) \
-        // request.binning
+    _, _, crop_y0, crop_y1 = request.local(request.crop)
+    done_rows = max(0, min(rows, crop_y1) - crop_y0) // request.binning
     if done_rows < out.shape[0]:
         out[done_rows:] = 0
     header = bytes(raw[: min(layout.header_len, received)]).ljust(layout.header_len, b"\0")

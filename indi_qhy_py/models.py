@@ -8,7 +8,7 @@ so nobody mistakes a modelling choice for a vendor fact. Nothing in this module 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
 VENDOR_ID = 0x1618
@@ -142,11 +142,6 @@ class CameraModel:
     usb_traffic_max: int = 60
     bayer_pattern: str | None = None
     unity_gain_extended: int = 0
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-    @property
-    def id(self) -> str:
-        return self.name
 
     @property
     def ddr_mb(self) -> int:

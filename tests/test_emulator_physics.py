@@ -107,11 +107,15 @@ def test_conversion_gain_from_two_flats(camera, mode: int, gain: int) -> None:
         assert r < green(f1.pixels, model).mean()
 
 
+def flat_qhy268m(e_per_s: float):
+    """A QHY268M looking at a flat panel, opened through the transport."""
+    rig = make_rig(QHY268M)
+    rig.cameras[0].scene = FlatField(e_per_s=e_per_s)
+    return QHY268M, rig.open()
+
+
 def test_saturation_and_adc_clipping() -> None:
-    model = QHY268M
-    rig = make_rig(model)
-    transport = rig.open()
-    rig.cameras[0].scene = FlatField(e_per_s=200_000)
+    model, transport = flat_qhy268m(200_000)
     send(transport, Command.READ_MODE, mode=1)
     got = capture(transport, model, 1.0, rows=64)
     assert got.pixels.max() == 65535 and got.meta.saturated == got.pixels.size
@@ -121,10 +125,7 @@ def test_saturation_and_adc_clipping() -> None:
 
 
 def test_eight_bit_mode_is_the_top_byte() -> None:
-    model = QHY268M
-    rig = make_rig(model)
-    transport = rig.open()
-    rig.cameras[0].scene = FlatField(e_per_s=20_000)
+    model, transport = flat_qhy268m(20_000)
     send(transport, Command.OFFSET, offset=20)
     wide = capture(transport, model, 1.0, rows=64)
     narrow = capture(transport, model, 1.0, bits=8, rows=64)

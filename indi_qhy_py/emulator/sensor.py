@@ -109,7 +109,6 @@ class SensorSimulator:
         resp = self._response(rows, cols)
         base = dark + np.where(in_light, light * resp, 0.0)
         extra = np.concatenate([dark * (self.hot_multiplier - 1.0), s_rates * resp[len(self.hot_rows):]])
-        mean_e = (base + extra) * exp.exposure_s
         flat = rows * model.readout_width + cols
         uniq, inverse = np.unique(flat, return_inverse=True)
         # a star on a hot pixel: add the extras, keep one base
