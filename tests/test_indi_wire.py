@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -90,6 +91,38 @@ def test_writer_escapes_and_never_interleaves() -> None:
         t.start()
     for t in threads:
         t.join()
+    assert writer.flush(5)
     messages = MessageSplitter().feed(out.getvalue())
     assert len(messages) == 800 and all(isinstance(m, ET.Element) for m in messages)
     assert {m.get("message").split(" ]]> ")[0] for m in messages} == {"<&'\">"}
+
+
+def test_writer_queues_so_senders_never_wait_for_a_slow_reader() -> None:
+    """A BLOB draining into a stalled reader must not hold up a small message's sender."""
+    release = threading.Event()
+
+    class SlowStream(io.BytesIO):
+        def write(self, data) -> int:  # type: ignore[no-untyped-def, override]
+            release.wait(5)
+            return super().write(data)
+
+    out = SlowStream()
+    writer = Writer(out)
+    blob_done = writer.send_stream(iter([b"<setBLOBVector/>"]))
+    started = time.monotonic()
+    small_done = writer.send(ET.Element("message", message="hello"))
+    assert time.monotonic() - started < 0.05 and not blob_done.is_set()
+    release.set()
+    assert small_done.wait(5) and blob_done.is_set()
+    assert out.getvalue().index(b"setBLOBVector") < out.getvalue().index(b"hello")
+
+
+def test_writer_survives_a_closed_reader() -> None:
+    class Broken(io.BytesIO):
+        def write(self, data) -> int:  # type: ignore[no-untyped-def, override]
+            raise BrokenPipeError(32, "Broken pipe")
+
+    writer = Writer(Broken())
+    assert writer.send(ET.Element("message")).wait(5)
+    assert isinstance(writer.error, BrokenPipeError)
+    assert writer.send(ET.Element("message")).wait(1)

@@ -9,9 +9,11 @@ interleave their output.
 
 from __future__ import annotations
 
+import queue
 import re
 import threading
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -41,6 +43,7 @@ class MessageSplitter:
     def __init__(self, max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
         self._buffer = bytearray()
         self._max = max_message_bytes
+        self._scanned = 0  # how far the current incomplete element has been searched
 
     def feed(self, data: bytes) -> list[ET.Element | WireError]:
         self._buffer += data
@@ -53,6 +56,7 @@ class MessageSplitter:
         if len(self._buffer) > self._max:
             sample = bytes(self._buffer[:80]).decode("utf-8", "replace")
             self._buffer.clear()
+            self._scanned = 0
             out.append(WireError(f"message longer than {self._max} bytes without an end: discarded", sample))
         return out
 
@@ -63,14 +67,18 @@ class MessageSplitter:
             junk = bytes(buf).strip()
             keep = buf.rfind(b"<")  # a tag may be starting at the very end
             del buf[: keep if keep >= 0 else len(buf)]
+            self._scanned = 0
             return WireError("text outside any message: ignored", junk[:80].decode("utf-8", "replace")) \
                 if junk and keep < 0 else None
         tag = match.group(1).decode("ascii")  # before the buffer shifts: the match reads it lazily
         if match.start() > 0 and bytes(buf[: match.start()]).strip():
             junk = bytes(buf[: match.start()]).strip()
             del buf[: match.start()]
+            self._scanned = 0
             return WireError("text outside any message: ignored", junk[:80].decode("utf-8", "replace"))
-        del buf[: match.start()]
+        if match.start():
+            del buf[: match.start()]
+            self._scanned = 0
         end = self._element_end(tag)
         if end is None:
             return None  # incomplete: wait for more bytes
@@ -95,31 +103,80 @@ class MessageSplitter:
             return None
         if buf[gt - 1 : gt] == b"/":
             return gt + 1  # <tag .../>
-        close = buf.find(f"</{tag}>".encode(), gt)
-        nxt = _TOP_START.search(buf, gt)
+        # resume where the last search of this element stopped (a 160 MB BLOB arrives in many reads)
+        start = max(gt, self._scanned - 64)
+        close = buf.find(f"</{tag}>".encode(), start)
+        nxt = _TOP_START.search(buf, start)
         if close >= 0 and (nxt is None or close < nxt.start()):
+            self._scanned = 0
             return close + len(tag) + 3
-        return nxt.start() if nxt is not None else None
+        if nxt is not None:
+            self._scanned = 0
+            return nxt.start()
+        self._scanned = len(buf)
+        return None
 
 
 class Writer:
-    """The one writer of INDI messages to the driver's stdout."""
+    """The one writer of INDI messages to the driver's stdout.
+
+    Callers only queue: one output thread writes each message whole, in order, so threads never interleave their
+    output and nobody (least of all the message loop) waits while a 160 MB BLOB drains into indiserver. A message
+    may be a stream of chunks produced while it is written (a BLOB's base64, encoded chunk by chunk).
+    """
 
     def __init__(self, stream: BinaryIO) -> None:
         self._stream = stream
-        self._lock = threading.Lock()
+        self._queue: queue.Queue[tuple[Iterable[bytes | memoryview], threading.Event] | None] = queue.Queue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name="indi-writer", daemon=True)
+        self._thread.start()
 
-    def send(self, element: ET.Element) -> None:
-        self.send_bytes(ET.tostring(element, encoding="utf-8", xml_declaration=False) + b"\n")
+    @property
+    def error(self) -> BaseException | None:
+        """Why output stopped (indiserver went away), or None."""
+        return self._error
 
-    def send_bytes(self, data: bytes | memoryview) -> None:
-        with self._lock:
-            self._stream.write(data)
-            self._stream.flush()
+    def send(self, element: ET.Element) -> threading.Event:
+        return self.send_bytes(ET.tostring(element, encoding="utf-8", xml_declaration=False) + b"\n")
 
-    def send_parts(self, parts: list[bytes | memoryview]) -> None:
-        """Write a message assembled from several buffers (a BLOB's head, payload and tail) as one."""
-        with self._lock:
-            for part in parts:
-                self._stream.write(part)
-            self._stream.flush()
+    def send_bytes(self, data: bytes | memoryview) -> threading.Event:
+        return self.send_stream([data])
+
+    def send_parts(self, parts: list[bytes | memoryview]) -> threading.Event:
+        """A message assembled from several buffers (a BLOB's head, payload and tail), written as one."""
+        return self.send_stream(parts)
+
+    def send_stream(self, chunks: Iterable[bytes | memoryview]) -> threading.Event:
+        """Queue one message given as chunks; the event is set once its last byte is written (or output failed)."""
+        done = threading.Event()
+        if self._error is not None:
+            done.set()
+        else:
+            self._queue.put((chunks, done))
+        return done
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything queued so far is written."""
+        return self.send_bytes(b"").wait(timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        self.flush(timeout)
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _drain(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            chunks, done = item
+            try:
+                if self._error is None:
+                    for chunk in chunks:
+                        self._stream.write(chunk)
+                    self._stream.flush()
+            except (OSError, ValueError) as err:  # the reader is gone: keep draining so nobody waits forever
+                self._error = err
+            finally:
+                done.set()

@@ -1,0 +1,112 @@
+"""An INDI device: its properties, their definition and deletion, and the handling of a client's new values.
+
+Every ``new*Vector`` gets exactly one reply: the handler's own ``update`` (Ok or Busy), or, when the values are
+invalid or the handler raises, the property re-sent unchanged with state Alert and a message naming the problem.
+No exception from a handler escapes into the message loop.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
+
+from ..errors import QhyError
+from .properties import NewValueError, State, Vector, timestamp
+from .wire import Writer
+
+Handler = Callable[[Vector, dict[str, object]], None]
+
+
+class Refused(Exception):
+    """A handler's refusal: the property goes to Alert with this text (and optionally a state other than Alert)."""
+
+    def __init__(self, text: str, state: State = State.ALERT) -> None:
+        super().__init__(text)
+        self.state = state
+
+
+class Device:
+    def __init__(self, name: str, writer: Writer) -> None:
+        self.name = name
+        self.writer = writer
+        self.props: dict[str, Vector] = {}  # defined now, in definition order
+        self._handlers: dict[str, Handler] = {}
+        self.lock = threading.RLock()
+        self.debug = False
+
+    # --- defining and updating ---------------------------------------------------------------------------------
+    def define(self, vector: Vector, handler: Handler | None = None, announce: bool = True) -> None:
+        """Make a property exist; with ``announce`` send its definition now (else at the next getProperties)."""
+        with self.lock:
+            self.props[vector.name] = vector
+            if handler is not None:
+                self._handlers[vector.name] = handler
+            if announce:
+                self.writer.send(vector.def_xml())
+
+    def delete(self, names: Iterable[str]) -> None:
+        with self.lock:
+            for name in names:
+                vector = self.props.pop(name, None)
+                if vector is not None:
+                    self.writer.send(vector.del_xml())
+
+    def update(self, vector: Vector, state: State | None = None, message: str | None = None,
+               limits: bool = False) -> None:
+        """Send a property's current values (and, with ``limits``, its number elements' min/max/step)."""
+        with self.lock:
+            if state is not None:
+                vector.state = state
+            if vector.name not in self.props:
+                return  # not defined now (disconnected): nothing to report
+            element = vector.set_xml(message)
+            if limits:
+                for child, number in zip(element, vector.elements, strict=True):
+                    child.attrib.update(min=f"{number.min:g}", max=f"{number.max:g}", step=f"{number.step:g}")
+            self.writer.send(element)
+
+    def log(self, level: str, text: str) -> None:
+        """A ``<message>`` with INDI's ``[INFO]``/``[WARNING]``/``[ERROR]``/``[DEBUG]`` prefix."""
+        if level == "DEBUG" and not self.debug:
+            return
+        self.writer.send(ET.Element("message", {"device": self.name, "timestamp": timestamp(),
+                                                "message": f"[{level}] {text}"}))
+
+    # --- client requests ----------------------------------------------------------------------------------------
+    def get_properties(self, name: str | None = None) -> bool:
+        """Re-define all properties (or one); False when ``name`` is not a property here."""
+        with self.lock:
+            vectors = list(self.props.values()) if name is None else [self.props[name]] if name in self.props else []
+            for vector in vectors:
+                self.writer.send(vector.def_xml())
+            return bool(vectors) or name is None
+
+    def handle_new(self, message: ET.Element) -> bool:
+        """Apply a client's new*Vector; True when it was accepted."""
+        name = message.get("name", "")
+        with self.lock:
+            vector = self.props.get(name)
+            if vector is None:
+                self.log("ERROR", f"{message.tag} for unknown property {name!r}; this device has: "
+                                  f"{', '.join(self.props)}")
+                return False
+            handler = self._handlers.get(name)
+            try:
+                values = vector.parse_new(message)
+                if handler is None:
+                    raise NewValueError(f"{name} cannot be changed")
+                handler(vector, values)
+                return True
+            except Refused as refusal:
+                self.update(vector, refusal.state, str(refusal))
+            except (NewValueError, ValueError, QhyError) as err:
+                self.update(vector, State.ALERT, str(err))
+            except Exception as err:  # a bug: report it, keep serving
+                self.update(vector, State.ALERT, f"internal error handling {name}: {err!r}")
+                self.log("ERROR", f"internal error handling {name}: {traceback.format_exc(limit=3)}")
+            return False
+
+    def snoop(self, message: ET.Element) -> None:
+        """Traffic from another device this one asked to snoop; subclasses use it."""
