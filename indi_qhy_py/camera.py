@@ -85,6 +85,7 @@ class CapturedFrame:
     settings: CameraSettings
     temperature_c: float
     attempts: int
+    downloaded_at: float = 0.0  # time.monotonic() when the last byte arrived (for delivery timing)
 
 
 @dataclass
@@ -597,6 +598,7 @@ class Exposure:
             transport = cam._require()
             received = transport.read_frame(raw, layout.total_len, protocol.bulk_timeout_ms(4 << 20, rate),
                                             cancel=self._cancel, progress=progress)
+            downloaded_at = time.monotonic()
         except ReadCancelled:
             raise self._stop_camera() from None
         except DeviceGoneError as err:
@@ -616,7 +618,7 @@ class Exposure:
             return meta
         status = cam._status
         return CapturedFrame(frame.pixels, meta, started, self.seconds, settings,
-                             status.temperature_c if status else float("nan"), attempt)
+                             status.temperature_c if status else float("nan"), attempt, downloaded_at)
 
 
 def _error_meta(text: str) -> FrameMeta:

@@ -9,6 +9,7 @@ exposure countdown, temperature, cooler power and humidity every POLLING_PERIOD.
 from __future__ import annotations
 
 import threading
+import time
 import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -49,6 +50,7 @@ class QhyCcd(Device):
         self.encoder = FitsEncoder()
         self.user_cards: dict[str, tuple[str, str]] = {}
         self._exposure: Exposure | None = None
+        self.last_delivery_s = float("nan")  # end of readout -> file saved and/or last BLOB byte written
         self._pipeline = threading.Lock()  # one frame at a time through FITS + BLOB (the encoder buffer is shared)
         self._closed = threading.Event()
         self._handlers = {name: getattr(self, f"_on_{name.lower()}") for name in self.all
@@ -265,6 +267,7 @@ class QhyCcd(Device):
                     self.update(fp, State.OK)
             if mode in ("UPLOAD_CLIENT", "UPLOAD_BOTH"):
                 self.writer.send_stream(blob_message(self.name, "CCD1", "CCD1", data, extension)).wait()
+            self.last_delivery_s = time.monotonic() - frame.downloaded_at
 
     def _update_stats(self, frame: CapturedFrame | None, damage: str) -> None:
         stats_v, integrity = self.all["FRAME_STATS"], self.all["FRAME_INTEGRITY"]
