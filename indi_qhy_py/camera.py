@@ -491,6 +491,11 @@ class Exposure:
     def done(self) -> bool:
         return self._done.is_set()
 
+    @property
+    def aborting(self) -> bool:
+        """Abort requested, worker still winding down (the transfer in flight has not returned yet)."""
+        return self._cancel.is_set() and not self.done()
+
     def abort(self, wait_s: float = 0.1) -> bool:
         """Stop the exposure or download; True when the worker has finished within ``wait_s``."""
         self._cancel.set()

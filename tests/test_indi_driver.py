@@ -323,10 +323,16 @@ def test_fast_exposure_takes_the_counted_frames(driver: DriverProcess) -> None:
 
 def test_abort_during_exposure_is_immediate_and_get_properties_is_answered(driver: DriverProcess) -> None:
     small_frame(driver, MONO)
+    driver.set(MONO, "POLLING_PERIOD", "Number", PERIOD_MS=100)
     mark = driver.mark()
     driver.send(f"<newNumberVector device='{MONO}' name='CCD_EXPOSURE'><oneNumber name='CCD_EXPOSURE_VALUE'>30"
                 "</oneNumber></newNumberVector>")
     driver.wait(lambda m: m.get("name") == "CCD_EXPOSURE" and m.get("state") == "Busy", 5, mark)
+    time.sleep(0.5)
+    counts = [float(m.find("oneNumber").text) for m in driver.messages[mark:]
+              if m.get("name") == "CCD_EXPOSURE" and m.get("device") == MONO and m.get("state") == "Busy"]
+    assert len(counts) >= 3 and counts[-1] < counts[1] < 30, counts  # counting down while Busy
+    driver.set(MONO, "POLLING_PERIOD", "Number", PERIOD_MS=1000)
     started = time.monotonic()
     mark = driver.mark()
     driver.send(f"<getProperties version='1.7' device='{MONO}' name='CCD_INFO'/>")

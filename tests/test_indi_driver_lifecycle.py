@@ -19,6 +19,7 @@ import pytest
 from indi_qhy_py.emulator import EmulatedCamera, EmulatorBackend
 from indi_qhy_py.indi.driver import Driver, emulated_cameras
 from indi_qhy_py.indi.wire import Writer
+from indi_qhy_py.models import QHY600M as QHY600M_MODEL
 from tests.indi_harness import DriverProcess, blob_fits, image_hdu
 
 QHY600M = "QHY600M-600M000000000001"
@@ -144,7 +145,9 @@ def test_abort_during_the_download(tmp_path: Path) -> None:
         mark = proc.mark()
         proc.send(f"<newNumberVector device='{QHY600M}' name='CCD_EXPOSURE'><oneNumber name='CCD_EXPOSURE_VALUE'>"
                   "0.01</oneNumber></newNumberVector>")
-        proc.wait(lambda m: "downloading" in (m.get("message") or ""), 20, mark)
+        # once bytes flow (the emulator renders the frame before its first bulk packet, as no camera would)
+        proc.wait(lambda m: (m.get("message") or "").startswith("downloading") and m.get("message") != "downloading 0%",
+                  20, mark)
         started = time.monotonic()
         proc.send(f"<newSwitchVector device='{QHY600M}' name='CCD_ABORT_EXPOSURE'><oneSwitch name='ABORT'>On"
                   "</oneSwitch></newSwitchVector>")
@@ -153,8 +156,21 @@ def test_abort_during_the_download(tmp_path: Path) -> None:
         end = proc.fence()
         assert not any(m.tag == "setBLOBVector" for m in proc.messages[mark:end]), "aborted frame was delivered"
         assert idle is not None
-        proc.set(QHY600M, "CCD_FRAME", "Number", X=0, Y=0, WIDTH=100, HEIGHT=100)
+        assert proc.set(QHY600M, "CCD_FRAME", "Number", X=0, Y=0, WIDTH=100, HEIGHT=100).get("state") == "Ok"
         assert proc.expose(QHY600M, 0.01).tag == "setBLOBVector"
+        # abort and expose again at once, as Ekos does: the new exposure starts once the old one has stopped
+        proc.set(QHY600M, "CCD_FRAME", "Number", X=0, Y=0, WIDTH=9576, HEIGHT=6388)
+        mark = proc.mark()
+        proc.send(f"<newNumberVector device='{QHY600M}' name='CCD_EXPOSURE'><oneNumber name='CCD_EXPOSURE_VALUE'>"
+                  "0.01</oneNumber></newNumberVector>")
+        proc.wait(lambda m: (m.get("message") or "").startswith("downloading"), 20, mark)
+        proc.send(f"<newSwitchVector device='{QHY600M}' name='CCD_ABORT_EXPOSURE'><oneSwitch name='ABORT'>On"
+                  "</oneSwitch></newSwitchVector>"
+                  f"<newNumberVector device='{QHY600M}' name='CCD_EXPOSURE'><oneNumber name='CCD_EXPOSURE_VALUE'>"
+                  "0.01</oneNumber></newNumberVector>")
+        blob = proc.wait(lambda m: m.tag == "setBLOBVector" or m.get("state") == "Alert", 30, mark)
+        assert blob.tag == "setBLOBVector"
+        assert sum(m.tag == "setBLOBVector" for m in proc.messages[mark:]) == 1
     finally:
         proc.close()
 
@@ -234,3 +250,35 @@ def test_a_bad_emulate_list_is_reported(tmp_path: Path) -> None:
         assert "QHY999X" in said.get("message", "") and "QHY600M" in said.get("message", "")
     finally:
         proc.close()
+
+
+def test_a_camera_plugged_in_later_is_served_without_a_restart(tmp_path: Path) -> None:
+    driver_in, to_driver = os.pipe()
+    from_driver, driver_out = os.pipe()
+    backend = EmulatorBackend(emulated_cameras("QHY268M", rate_limit=False))
+    out = os.fdopen(driver_out, "wb", buffering=0)
+    driver = Driver(Writer(out), [backend], None, backend.cameras, rescan_s=0.2)
+    thread = threading.Thread(target=driver.serve, args=(driver_in,), daemon=True)
+    thread.start()
+    client = DriverProcess("", tmp_path, fds=(to_driver, from_driver))
+    try:
+        client.send("<getProperties version='1.7'/>")
+        client.wait(lambda m: m.get("device") == "QHY268M-268M000000000001" and m.get("name") == "CONNECTION")
+        late = EmulatedCamera(QHY600M_MODEL, seed=9, rate_limit=False)
+        driver.emulated[late.serial] = late
+        backend.add(late)
+        defined = client.wait(lambda m: m.tag == "defSwitchVector" and m.get("device") == late_id(late), 10)
+        assert defined.get("name") == "CONNECTION"
+        client.connect(late_id(late))
+        client.set(late_id(late), "CCD_FRAME", "Number", X=0, Y=0, WIDTH=64, HEIGHT=64)
+        assert client.expose(late_id(late)).tag == "setBLOBVector"
+    finally:
+        os.close(to_driver)
+        thread.join(10)
+        out.close()
+        os.close(driver_in)
+        os.close(from_driver)
+
+
+def late_id(camera: EmulatedCamera) -> str:
+    return f"{camera.model.name}-{camera.serial}"

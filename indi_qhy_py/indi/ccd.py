@@ -177,9 +177,24 @@ class QhyCcd(Device):
         return self._exposure is not None and not self._exposure.done()
 
     def _on_ccd_exposure(self, v: Vector, values: dict[str, object]) -> None:
+        seconds = float(values["CCD_EXPOSURE_VALUE"])  # type: ignore[arg-type]
+        previous = self._exposure
+        if previous is not None and previous.aborting:
+            # abort then expose at once (as Ekos does): start as soon as the aborted transfer has returned
+            v["CCD_EXPOSURE_VALUE"].value = seconds
+            self.update(v, State.BUSY, "starting when the aborted exposure has stopped")
+            previous.add_done_callback(lambda _: self._start_queued(seconds))
+            return
         if self._busy():
             raise Refused("an exposure is already running; abort it first", State.BUSY)
-        self._start_exposure(float(values["CCD_EXPOSURE_VALUE"]))  # type: ignore[arg-type]
+        self._start_exposure(seconds)
+
+    def _start_queued(self, seconds: float) -> None:
+        with self.lock:
+            try:
+                self._start_exposure(seconds)
+            except (QhyError, ValueError) as err:
+                self.update(self.all["CCD_EXPOSURE"], State.ALERT, f"exposure not started: {err}")
 
     def _start_exposure(self, seconds: float) -> None:
         frame_type = self.all["CCD_FRAME_TYPE"].on_switch() or "FRAME_LIGHT"
@@ -210,10 +225,7 @@ class QhyCcd(Device):
         try:
             frame = exposure.result(0)
         except ExposureAborted:
-            with self.lock:
-                v["CCD_EXPOSURE_VALUE"].value = 0
-                self.update(v, State.IDLE, "exposure aborted")
-            return
+            return  # the abort handler has reported it
         except QhyError as err:
             with self.lock:
                 v["CCD_EXPOSURE_VALUE"].value = 0
@@ -495,7 +507,11 @@ class QhyCcd(Device):
 
     # --- periodic reports -------------------------------------------------------------------------------------------
     def _tick_loop(self) -> None:
-        while not self._closed.wait(self.all["POLLING_PERIOD"]["PERIOD_MS"].value / 1000.0):
+        last = 0.0
+        while not self._closed.wait(0.01):  # short naps: a new POLLING_PERIOD applies at once
+            if time.monotonic() - last < self.all["POLLING_PERIOD"]["PERIOD_MS"].value / 1000.0:
+                continue
+            last = time.monotonic()
             try:
                 self._tick()
             except Exception as err:  # a reporting bug must not stop the reports
@@ -506,7 +522,7 @@ class QhyCcd(Device):
             return
         with self.lock:
             exposure = self._exposure
-            if exposure is not None and not exposure.done():
+            if exposure is not None and not exposure.done() and not exposure.aborting:
                 v = self.all["CCD_EXPOSURE"]
                 v["CCD_EXPOSURE_VALUE"].value = round(exposure.time_left(), 3)
                 message = (f"downloading {exposure.download_fraction:.0%}" if exposure.phase == "reading" else None)
