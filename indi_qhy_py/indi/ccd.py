@@ -228,9 +228,9 @@ class QhyCcd(Device):
             return  # the abort handler has reported it
         except QhyError as err:
             with self.lock:
+                self._update_stats(None, str(err))
                 v["CCD_EXPOSURE_VALUE"].value = 0
                 self.update(v, State.ALERT, f"exposure failed: {err}")
-                self._update_stats(None, str(err))
             self.log("ERROR", f"exposure failed: {err}")
             return
         self._continue_fast_sequence(exposure.seconds)
