@@ -45,6 +45,7 @@ class QhyCcd(Device):
         self.emulated = emulated
         self.on_frame_type = on_frame_type
         camera.on_event = lambda level, text: self.log(level, text)
+        camera.configure(average_binning=True)  # binned frames stay 16-bit unless BIT_DEPTH asks for 32-bit sums
         self.all = build(self.name, self.model, emulated)
         self.snoops = SnoopState()
         self.encoder = FitsEncoder()
