@@ -126,3 +126,31 @@ def test_writer_survives_a_closed_reader() -> None:
     assert writer.send(ET.Element("message")).wait(5)
     assert isinstance(writer.error, BrokenPipeError)
     assert writer.send(ET.Element("message")).wait(1)
+
+
+def test_attached_blob_passes_a_shared_memory_file_with_the_message() -> None:
+    """indiserver's local fast path: the XML says attached='true' and the data arrives as a file descriptor."""
+    import array
+    import os
+    import socket
+
+    from indi_qhy_py.indi.blob import attached_blob_message
+
+    ours, theirs = socket.socketpair()
+    writer = Writer(ours.makefile("wb", buffering=0), fd_socket=ours)
+    payload = bytes(range(256)) * 1000
+    assert writer.passes_fds
+    writer.send_stream(attached_blob_message("QHY600M-1", "CCD1", "CCD1", payload, ".fits")).wait(5)
+    data, ancillary, _, _ = theirs.recvmsg(1 << 16, socket.CMSG_SPACE(4))
+    fds = array.array("i")
+    for level, kind, blob in ancillary:
+        assert (level, kind) == (socket.SOL_SOCKET, socket.SCM_RIGHTS)
+        fds.frombytes(blob)
+    message = MessageSplitter().feed(data)[0]
+    one = message.find("oneBLOB")
+    assert one.get("attached") == "true" and one.get("size") == one.get("len") == str(len(payload))
+    assert len(fds) == 1 and os.pread(fds[0], len(payload) + 1, 0) == payload
+    os.close(fds[0])
+    writer.close()
+    ours.close()
+    theirs.close()

@@ -25,7 +25,7 @@ from ..fits_image import FitsEncoder
 from ..models import Rect
 from ..upload import UploadError, check_directory, check_prefix, next_path, write_file
 from . import config
-from .blob import blob_message
+from .blob import attached_blob_message, blob_message
 from .ccd_properties import BASE, BIT_DEPTHS, CONFIG_ORDER, build, mode_element
 from .device import Device, Refused
 from .properties import State, Vector
@@ -279,7 +279,8 @@ class QhyCcd(Device):
                     fp["FILE_PATH"].value = str(path)
                     self.update(fp, State.OK)
             if mode in ("UPLOAD_CLIENT", "UPLOAD_BOTH"):
-                self.writer.send_stream(blob_message(self.name, "CCD1", "CCD1", data, extension)).wait()
+                build = attached_blob_message if self.writer.passes_fds else blob_message
+                self.writer.send_stream(build(self.name, "CCD1", "CCD1", data, extension)).wait()
             self.last_delivery_s = time.monotonic() - frame.downloaded_at
 
     def _update_stats(self, frame: CapturedFrame | None, damage: str) -> None:

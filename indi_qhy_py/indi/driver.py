@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
+import stat
 import sys
 import threading
 import xml.etree.ElementTree as ET
@@ -33,6 +35,7 @@ ENV_EMULATE = "INDI_QHY_EMULATE"
 ENV_EMULATE_RATE = "INDI_QHY_EMULATE_RATE"
 ENV_FIRMWARE = "INDI_QHY_FIRMWARE_DIR"
 ENV_RESCAN = "INDI_QHY_RESCAN_S"
+ENV_SHARED = "INDI_QHY_SHARED_BLOBS"
 _SNOOPED_TAGS = {"defTextVector", "defNumberVector", "defSwitchVector", "defLightVector", "defBLOBVector",
                  "setTextVector", "setNumberVector", "setSwitchVector", "setLightVector", "setBLOBVector",
                  "delProperty", "message"}
@@ -174,11 +177,25 @@ class Driver:
         self.writer.close()
 
 
+def shared_memory_channel(fd: int) -> socket.socket | None:
+    """Our stdout as a Unix socket when indiserver gave us one (it then accepts BLOBs as shared memory).
+
+    ``INDI_QHY_SHARED_BLOBS=0`` turns this off (BLOBs then go inline as base64, as through a pipe).
+    """
+    if os.environ.get(ENV_SHARED, "1") == "0" or not stat.S_ISSOCK(os.fstat(fd).st_mode):
+        return None
+    channel = socket.socket(fileno=os.dup(fd))
+    if channel.family != socket.AF_UNIX:
+        channel.close()
+        return None
+    return channel
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point ``indi_qhy_py_ccd``; indiserver runs it with no arguments."""
     del argv
     out = os.fdopen(sys.stdout.fileno(), "wb", buffering=0, closefd=False)
-    writer = Writer(out)
+    writer = Writer(out, shared_memory_channel(sys.stdout.fileno()))
     sys.stdout = sys.stderr  # nothing else may write INDI's channel; stray prints go to indiserver's log
     spec = os.environ.get(ENV_EMULATE, "")
     try:

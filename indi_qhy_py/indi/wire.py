@@ -9,8 +9,12 @@ interleave their output.
 
 from __future__ import annotations
 
+import array
+import contextlib
+import os
 import queue
 import re
+import socket
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
@@ -117,6 +121,14 @@ class MessageSplitter:
         return None
 
 
+@dataclass(frozen=True)
+class AttachedFd:
+    """Message bytes to send together with a file descriptor (SCM_RIGHTS); the writer closes ``fd`` after."""
+
+    data: bytes
+    fd: int
+
+
 class Writer:
     """The one writer of INDI messages to the driver's stdout.
 
@@ -125,12 +137,18 @@ class Writer:
     may be a stream of chunks produced while it is written (a BLOB's base64, encoded chunk by chunk).
     """
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: BinaryIO, fd_socket: socket.socket | None = None) -> None:
         self._stream = stream
+        self._fd_socket = fd_socket  # the same channel as a Unix socket, for passing shared buffers
         self._queue: queue.Queue[tuple[Iterable[bytes | memoryview], threading.Event] | None] = queue.Queue()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._drain, name="indi-writer", daemon=True)
         self._thread.start()
+
+    @property
+    def passes_fds(self) -> bool:
+        """True when the reader (indiserver) is on a Unix socket and can take BLOBs as shared memory."""
+        return self._fd_socket is not None
 
     @property
     def error(self) -> BaseException | None:
@@ -147,7 +165,7 @@ class Writer:
         """A message assembled from several buffers (a BLOB's head, payload and tail), written as one."""
         return self.send_stream(parts)
 
-    def send_stream(self, chunks: Iterable[bytes | memoryview]) -> threading.Event:
+    def send_stream(self, chunks: Iterable[bytes | memoryview | AttachedFd]) -> threading.Event:
         """Queue one message given as chunks; the event is set once its last byte is written (or output failed)."""
         done = threading.Event()
         if self._error is not None:
@@ -174,9 +192,25 @@ class Writer:
             try:
                 if self._error is None:
                     for chunk in chunks:
-                        self._stream.write(chunk)
+                        if isinstance(chunk, AttachedFd):
+                            self._send_with_fd(chunk)
+                        else:
+                            self._stream.write(chunk)
                     self._stream.flush()
             except (OSError, ValueError) as err:  # the reader is gone: keep draining so nobody waits forever
                 self._error = err
             finally:
+                for chunk in chunks if isinstance(chunks, list) else ():
+                    if isinstance(chunk, AttachedFd):
+                        with contextlib.suppress(OSError):
+                            os.close(chunk.fd)
                 done.set()
+
+    def _send_with_fd(self, chunk: AttachedFd) -> None:
+        if self._fd_socket is None:
+            raise ValueError("this output cannot carry file descriptors")
+        self._stream.flush()
+        sent = self._fd_socket.sendmsg([chunk.data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                                        array.array("i", [chunk.fd]))])
+        if sent < len(chunk.data):
+            self._fd_socket.sendall(chunk.data[sent:])
