@@ -72,6 +72,7 @@ class QhyCcd(Device):
             self.camera.disconnect()
 
     def define(self, vector: Vector, handler: object = None, announce: bool = True) -> None:
+        """Every property gets its ``_on_<name>`` handler (the ``handler`` argument is not used here)."""
         super().define(vector, self._handlers.get(vector.name), announce)
 
     def _connected_names(self) -> list[str]:
