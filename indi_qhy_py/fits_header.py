@@ -150,7 +150,7 @@ def frame_cards(model: CameraModel, device: str, frame: CapturedFrame, ctx: Head
     _add_optics(h, ctx)
     _add_site_and_pointing(h, ctx.snooped, frame.started_utc)
     for key, value, comment in ctx.user_cards:
-        h[key] = (_typed(value), comment)
+        h[key] = (typed_value(value), comment)
     return h
 
 
@@ -196,7 +196,7 @@ def _add_site_and_pointing(h: fits.Header, sn: Snooped, when: datetime) -> None:
             h["AIRMASS"] = (round(mass, 4), "airmass at exposure start")
 
 
-def _typed(text: str) -> object:
+def typed_value(text: str) -> object:
     """A user keyword's value as a number when it reads as one (FITS keeps types)."""
     for convert in (int, float):
         try:

@@ -74,12 +74,12 @@ class FitsEncoder:
         return memoryview(out)
 
     @staticmethod
-    def compressed(pixels: np.ndarray, cards: fits.Header) -> bytes:
+    def compressed(pixels: np.ndarray, cards: fits.Header) -> memoryview:
         """The ``.fits.fz`` file: an empty primary HDU and a RICE_1 tile-compressed image, as fpack writes."""
         image = fits.CompImageHDU(pixels, header=cards, compression_type="RICE_1")
         stream = io.BytesIO()
         fits.HDUList([fits.PrimaryHDU(), image]).writeto(stream)
-        return stream.getvalue()
+        return stream.getbuffer()  # the written bytes themselves, not a copy
 
 
 def _pack(flat: np.ndarray, body: np.ndarray) -> None:

@@ -30,6 +30,12 @@ class DriverProcess(Conversation):
         super().__init__(lambda data: os.write(to_driver, data))
         self.start_reader(read_fd(from_driver))
 
+    def __enter__(self) -> DriverProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def alive(self) -> bool:
         """Still running and still answering: a full getProperties is answered, then a ping."""
         if self.proc is not None and self.proc.poll() is not None:

@@ -6,6 +6,7 @@ the same file descriptors), so the emulated camera can be reached to compare pix
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -29,30 +30,37 @@ QHY600M = "QHY600M-600M000000000001"
 class InProcess:
     client: DriverProcess
     camera: EmulatedCamera
-    thread: threading.Thread
-    to_driver: int
+
+
+@contextlib.contextmanager
+def served_in_process(backend: EmulatorBackend, tmp_path: Path,
+                      rescan_s: float = 0.0) -> Iterator[tuple[Driver, DriverProcess]]:
+    """The driver's serve loop in a thread of this process, on real pipes, with a client on the other ends."""
+    driver_in, to_driver = os.pipe()
+    from_driver, driver_out = os.pipe()
+    out = os.fdopen(driver_out, "wb", buffering=0)
+    driver = Driver(Writer(out), [backend], None, backend.cameras, rescan_s=rescan_s)
+    thread = threading.Thread(target=driver.serve, args=(driver_in,), daemon=True)
+    thread.start()
+    try:
+        client = DriverProcess("", tmp_path, fds=(to_driver, from_driver))
+        client.send("<getProperties version='1.7'/>")
+        yield driver, client
+    finally:
+        os.close(to_driver)  # end of input: the serve loop closes the devices and returns
+        thread.join(10)
+        out.close()
+        os.close(driver_in)
+        os.close(from_driver)
 
 
 @pytest.fixture
 def in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[InProcess]:
     monkeypatch.setenv("INDI_QHY_CONFIG_DIR", str(tmp_path))
-    driver_in, to_driver = os.pipe()
-    from_driver, driver_out = os.pipe()
-    cameras = emulated_cameras("QHY600M", rate_limit=False)
-    out = os.fdopen(driver_out, "wb", buffering=0)
-    writer = Writer(out)
-    driver = Driver(writer, [EmulatorBackend(cameras)], None, cameras, rescan_s=0)
-    thread = threading.Thread(target=driver.serve, args=(driver_in,), daemon=True)
-    thread.start()
-    client = DriverProcess("", tmp_path, fds=(to_driver, from_driver))
-    client.send("<getProperties version='1.7'/>")
-    client.connect(QHY600M)
-    yield InProcess(client, cameras[0], thread, to_driver)
-    os.close(to_driver)
-    thread.join(10)
-    out.close()
-    os.close(driver_in)
-    os.close(from_driver)
+    backend = EmulatorBackend(emulated_cameras("QHY600M", rate_limit=False))
+    with served_in_process(backend, tmp_path) as (_, client):
+        client.connect(QHY600M)
+        yield InProcess(client, backend.cameras[0])
 
 
 def sent_pixels(camera: EmulatedCamera) -> np.ndarray:
@@ -136,8 +144,7 @@ def test_disconnect_deletes_the_camera_properties(in_process: InProcess) -> None
 
 # --- the real process ------------------------------------------------------------------------------------------
 def test_abort_during_the_download(tmp_path: Path) -> None:
-    proc = DriverProcess("QHY600M", tmp_path, rate="on")
-    try:
+    with DriverProcess("QHY600M", tmp_path, rate="on") as proc:
         proc.send("<getProperties version='1.7'/>")
         proc.connect(QHY600M)
         proc.set(QHY600M, "POLLING_PERIOD", "Number", PERIOD_MS=20)
@@ -171,13 +178,10 @@ def test_abort_during_the_download(tmp_path: Path) -> None:
         blob = proc.wait(lambda m: m.tag == "setBLOBVector" or m.get("state") == "Alert", 30, mark)
         assert blob.tag == "setBLOBVector"
         assert sum(m.tag == "setBLOBVector" for m in proc.messages[mark:]) == 1
-    finally:
-        proc.close()
 
 
 def test_config_save_load_default_and_purge_across_restarts(tmp_path: Path) -> None:
-    proc = DriverProcess("QHY600M", tmp_path)
-    try:
+    with DriverProcess("QHY600M", tmp_path) as proc:
         proc.send("<getProperties version='1.7'/>")
         proc.connect(QHY600M)
         proc.set(QHY600M, "READ_MODE", "Switch", HIGH_GAIN="On")
@@ -187,10 +191,7 @@ def test_config_save_load_default_and_purge_across_restarts(tmp_path: Path) -> N
         proc.set(QHY600M, "UPLOAD_SETTINGS", "Text", UPLOAD_PREFIX="NGC7000_XXX")
         saved = proc.set(QHY600M, "CONFIG_PROCESS", "Switch", CONFIG_SAVE="On")
         assert saved.get("state") == "Ok" and (tmp_path / f"{QHY600M}_config.xml").exists()
-    finally:
-        proc.close()
-    proc = DriverProcess("QHY600M", tmp_path)
-    try:
+    with DriverProcess("QHY600M", tmp_path) as proc:
         proc.send("<getProperties version='1.7'/>")
         proc.connect(QHY600M)
         proc.fence()
@@ -213,56 +214,37 @@ def test_config_save_load_default_and_purge_across_restarts(tmp_path: Path) -> N
         assert not (tmp_path / f"{QHY600M}_config.xml").exists()
         reply = proc.set(QHY600M, "CONFIG_PROCESS", "Switch", CONFIG_LOAD="On")
         assert reply.get("state") == "Alert" and "no saved configuration" in reply.get("message", "")
-    finally:
-        proc.close()
 
 
 def test_a_corrupt_config_file_is_reported_not_fatal(tmp_path: Path) -> None:
     (tmp_path / f"{QHY600M}_config.xml").write_text("<INDIDriver><newNumberVector device=")
-    proc = DriverProcess("QHY600M", tmp_path)
-    try:
+    with DriverProcess("QHY600M", tmp_path) as proc:
         proc.send("<getProperties version='1.7'/>")
         mark = proc.mark()
         proc.connect(QHY600M)
         warning = proc.wait(lambda m: m.tag == "message" and "cannot read" in m.get("message", ""), 10, mark)
         assert "_config.xml" in warning.get("message", "")
         assert proc.alive()
-    finally:
-        proc.close()
 
 
 def test_no_camera_and_nothing_emulated_stays_up_and_says_so(tmp_path: Path) -> None:
-    proc = DriverProcess("", tmp_path)
-    try:
+    with DriverProcess("", tmp_path) as proc:
         said = proc.wait(lambda m: m.tag == "message" and "no QHY268/QHY600 camera found" in m.get("message", ""))
         assert "INDI_QHY_EMULATE" in said.get("message", "")
         proc.send("<getProperties version='1.7'/>")
         proc.fence()
         assert proc.proc is not None and proc.proc.poll() is None
-    finally:
-        proc.close()
 
 
 def test_a_bad_emulate_list_is_reported(tmp_path: Path) -> None:
-    proc = DriverProcess("QHY999X", tmp_path)
-    try:
+    with DriverProcess("QHY999X", tmp_path) as proc:
         said = proc.wait(lambda m: m.tag == "message" and "INDI_QHY_EMULATE" in m.get("message", ""))
         assert "QHY999X" in said.get("message", "") and "QHY600M" in said.get("message", "")
-    finally:
-        proc.close()
 
 
 def test_a_camera_plugged_in_later_is_served_without_a_restart(tmp_path: Path) -> None:
-    driver_in, to_driver = os.pipe()
-    from_driver, driver_out = os.pipe()
     backend = EmulatorBackend(emulated_cameras("QHY268M", rate_limit=False))
-    out = os.fdopen(driver_out, "wb", buffering=0)
-    driver = Driver(Writer(out), [backend], None, backend.cameras, rescan_s=0.2)
-    thread = threading.Thread(target=driver.serve, args=(driver_in,), daemon=True)
-    thread.start()
-    client = DriverProcess("", tmp_path, fds=(to_driver, from_driver))
-    try:
-        client.send("<getProperties version='1.7'/>")
+    with served_in_process(backend, tmp_path, rescan_s=0.2) as (driver, client):
         client.wait(lambda m: m.get("device") == "QHY268M-268M000000000001" and m.get("name") == "CONNECTION")
         late = EmulatedCamera(QHY600M_MODEL, seed=9, rate_limit=False)
         driver.emulated[late.serial] = late
@@ -272,12 +254,6 @@ def test_a_camera_plugged_in_later_is_served_without_a_restart(tmp_path: Path) -
         client.connect(late_id(late))
         client.set(late_id(late), "CCD_FRAME", "Number", X=0, Y=0, WIDTH=64, HEIGHT=64)
         assert client.expose(late_id(late)).tag == "setBLOBVector"
-    finally:
-        os.close(to_driver)
-        thread.join(10)
-        out.close()
-        os.close(driver_in)
-        os.close(from_driver)
 
 
 def late_id(camera: EmulatedCamera) -> str:

@@ -20,7 +20,7 @@ from astropy.io import fits
 from ..camera import Camera, CameraBusyError, CapturedFrame, Exposure, ExposureAborted
 from ..cooling import CoolerMode
 from ..errors import QhyError
-from ..fits_header import HeaderContext, _typed, bayer_offsets, frame_cards
+from ..fits_header import HeaderContext, bayer_offsets, frame_cards, typed_value
 from ..fits_image import FitsEncoder
 from ..models import Rect
 from ..upload import UploadError, check_directory, check_prefix, next_path, write_file
@@ -54,8 +54,6 @@ class QhyCcd(Device):
         self.last_delivery_s = float("nan")  # end of readout -> file saved and/or last BLOB byte written
         self._pipeline = threading.Lock()  # one frame at a time through FITS + BLOB (the encoder buffer is shared)
         self._closed = threading.Event()
-        self._handlers = {name: getattr(self, f"_on_{name.lower()}") for name in self.all
-                          if hasattr(self, f"_on_{name.lower()}")}
         self._ticker = threading.Thread(target=self._tick_loop, name=f"{self.name}-ticker", daemon=True)
 
     # --- life cycle -----------------------------------------------------------------------------------------------
@@ -71,10 +69,6 @@ class QhyCcd(Device):
         if self.camera.state != "disconnected":
             self.camera.disconnect()
 
-    def define(self, vector: Vector, handler: object = None, announce: bool = True) -> None:
-        """Every property gets its ``_on_<name>`` handler (the ``handler`` argument is not used here)."""
-        super().define(vector, self._handlers.get(vector.name), announce)
-
     def _connected_names(self) -> list[str]:
         return [n for n in self.all if n not in BASE]
 
@@ -84,7 +78,7 @@ class QhyCcd(Device):
 
     # --- connection ---------------------------------------------------------------------------------------------
     def _on_connection(self, v: Vector, values: dict[str, object]) -> None:
-        connect = bool(values.get("CONNECT")) or (values.get("DISCONNECT") is False)
+        connect = v.choice(values) == "CONNECT"
         if connect == (self.camera.state != "disconnected"):
             self.update(v, State.OK if connect else State.IDLE)
             return
@@ -128,7 +122,7 @@ class QhyCcd(Device):
         self.update(v, State.OK)
 
     def _on_simulation(self, v: Vector, values: dict[str, object]) -> None:
-        wanted = bool(values.get("ENABLE")) or values.get("DISABLE") is False
+        wanted = v.choice(values) == "ENABLE"
         if wanted != self.emulated:
             kind = "an emulated" if self.emulated else "a real"
             raise Refused(f"{self.name} is {kind} camera; emulated cameras are chosen when the driver starts "
@@ -160,7 +154,7 @@ class QhyCcd(Device):
             text = f"applied {self._replay(messages)} of {len(messages)} saved settings"
         elif action == "CONFIG_DEFAULT":
             defaults = build(self.name, self.model, self.emulated)
-            messages = [_as_new(defaults[n]) for n in CONFIG_ORDER if n in self.props]
+            messages = [defaults[n].new_xml() for n in CONFIG_ORDER if n in self.props]
             text = f"restored {self._replay(messages)} settings to the driver's defaults"
         else:
             text = "saved configuration removed" if config.purge(self.name) else "nothing was saved"
@@ -390,7 +384,7 @@ class QhyCcd(Device):
         self.update(v, State.OK)
 
     def _on_bit_depth(self, v: Vector, values: dict[str, object]) -> None:
-        choice = next(name for name, on in values.items() if on) if any(values.values()) else v.on_switch()
+        choice = v.choice(values)
         self._configure(bits=8 if choice == "BITS_8" else 16, average_binning=choice != "BITS_32")
         self._report_geometry()
         self.update(v, State.OK, f"{BIT_DEPTHS[str(choice)]}")
@@ -410,14 +404,13 @@ class QhyCcd(Device):
         self._simple(v, usb_traffic=round(float(values["TRAFFIC"])))  # type: ignore[arg-type]
 
     def _on_usb_buffer(self, v: Vector, values: dict[str, object]) -> None:
-        on = bool(values.get("INDI_ENABLED")) or values.get("INDI_DISABLED") is False
-        self._simple(v, ddr=on)
+        self._simple(v, ddr=v.choice(values) == "INDI_ENABLED")
 
     def _on_window_heater(self, v: Vector, values: dict[str, object]) -> None:
         self._simple(v, heater_percent=round(float(values["HEATER"])))  # type: ignore[arg-type]
 
     def _on_read_mode(self, v: Vector, values: dict[str, object]) -> None:
-        choice = next((name for name, on in values.items() if on), None)
+        choice = v.choice(values)
         mode = next((m for m in self.model.read_modes if mode_element(m.name) == choice), None)
         if mode is None:
             raise Refused("choose one read mode: " + ", ".join(mode_element(m.name) for m in self.model.read_modes))
@@ -497,7 +490,7 @@ class QhyCcd(Device):
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             try:
-                fits.Card(key, _typed(value), comment).image  # noqa: B018 - formatting is the check
+                fits.Card(key, typed_value(value), comment).image  # noqa: B018 - formatting is the check
             except (Warning, ValueError) as err:
                 raise Refused(f"FITS card {key} = {value!r} / {comment!r} does not fit in 80 characters of "
                               f"printable ASCII: {err}") from err
@@ -560,13 +553,4 @@ class QhyCcd(Device):
             if humidity != hv["HUMIDITY"].value:
                 hv["HUMIDITY"].value = humidity
                 self.update(hv, State.OK)
-
-
-def _as_new(vector: Vector) -> ET.Element:
-    """A vector's current values as the new*Vector a client would send to set them."""
-    element = vector.set_xml()
-    new = ET.Element(f"new{vector.kind}Vector", {"device": vector.device, "name": vector.name})
-    for child in element:
-        ET.SubElement(new, f"one{vector.kind}", {"name": child.get("name", "")}).text = child.text
-    return new
 

@@ -30,10 +30,7 @@ def config_path(device: str) -> Path:
 
 def save(device: str, vectors: Iterable[Vector]) -> Path:
     root = ET.Element("INDIDriver")
-    for vector in vectors:
-        new = ET.SubElement(root, f"new{vector.kind}Vector", {"device": device, "name": vector.name})
-        for name, text in _texts(vector):
-            ET.SubElement(new, f"one{vector.kind}", {"name": name}).text = text
+    root.extend(vector.new_xml() for vector in vectors)
     ET.indent(root)
     path = config_path(device)
     try:
@@ -68,7 +65,3 @@ def purge(device: str) -> bool:
         raise ConfigError(f"cannot remove {path}: {err.strerror or err}") from err
     return True
 
-
-def _texts(vector: Vector) -> list[tuple[str, str]]:
-    element = vector.set_xml()
-    return [(child.get("name", ""), child.text or "") for child in element]

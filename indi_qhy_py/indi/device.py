@@ -1,8 +1,9 @@
 """An INDI device: its properties, their definition and deletion, and the handling of a client's new values.
 
-Every ``new*Vector`` gets exactly one reply: the handler's own ``update`` (Ok or Busy), or, when the values are
-invalid or the handler raises, the property re-sent unchanged with state Alert and a message naming the problem.
-No exception from a handler escapes into the message loop.
+A property's handler is the device's ``_on_<name>`` method (``_on_ccd_gain`` for CCD_GAIN); a property
+without one cannot be changed by clients. Every ``new*Vector`` gets exactly one reply: the handler's own
+``update`` (Ok or Busy), or, when the values are invalid or the handler raises, the property re-sent unchanged with
+state Alert and a message naming the problem. No exception from a handler escapes into the message loop.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 
 from ..errors import QhyError
-from .properties import NewValueError, State, Vector, timestamp
+from .properties import NewValueError, State, Vector, format_number, message_xml
 from .wire import Writer
 
 Handler = Callable[[Vector, dict[str, object]], None]
@@ -32,17 +33,14 @@ class Device:
         self.name = name
         self.writer = writer
         self.props: dict[str, Vector] = {}  # defined now, in definition order
-        self._handlers: dict[str, Handler] = {}
         self.lock = threading.RLock()
         self.debug = False
 
     # --- defining and updating ---------------------------------------------------------------------------------
-    def define(self, vector: Vector, handler: Handler | None = None, announce: bool = True) -> None:
+    def define(self, vector: Vector, announce: bool = True) -> None:
         """Make a property exist; with ``announce`` send its definition now (else at the next getProperties)."""
         with self.lock:
             self.props[vector.name] = vector
-            if handler is not None:
-                self._handlers[vector.name] = handler
             if announce:
                 self.writer.send(vector.def_xml())
 
@@ -64,15 +62,15 @@ class Device:
             element = vector.set_xml(message)
             if limits:
                 for child, number in zip(element, vector.elements, strict=True):
-                    child.attrib.update(min=f"{number.min:g}", max=f"{number.max:g}", step=f"{number.step:g}")
+                    child.attrib.update(min=format_number(number.min), max=format_number(number.max),
+                                        step=format_number(number.step))
             self.writer.send(element)
 
     def log(self, level: str, text: str) -> None:
         """A ``<message>`` with INDI's ``[INFO]``/``[WARNING]``/``[ERROR]``/``[DEBUG]`` prefix."""
         if level == "DEBUG" and not self.debug:
             return
-        self.writer.send(ET.Element("message", {"device": self.name, "timestamp": timestamp(),
-                                                "message": f"[{level}] {text}"}))
+        self.writer.send(message_xml(f"[{level}] {text}", self.name))
 
     # --- client requests ----------------------------------------------------------------------------------------
     def get_properties(self, name: str | None = None) -> bool:
@@ -92,7 +90,7 @@ class Device:
                 self.log("ERROR", f"{message.tag} for unknown property {name!r}; this device has: "
                                   f"{', '.join(self.props)}")
                 return False
-            handler = self._handlers.get(name)
+            handler: Handler | None = getattr(self, f"_on_{name.lower()}", None)
             try:
                 values = vector.parse_new(message)
                 if handler is None:

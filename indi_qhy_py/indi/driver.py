@@ -28,18 +28,16 @@ from ..discovery import discover
 from ..emulator import Dark, EmulatedCamera, EmulatedClock, EmulatorBackend, FlatField, StarField
 from ..models import model_by_name
 from .ccd import QhyCcd
-from .properties import timestamp
-from .wire import MessageSplitter, WireError, Writer
+from .properties import message_xml
+from .wire import TOP_LEVEL_TAGS, MessageSplitter, WireError, Writer
 
 ENV_EMULATE = "INDI_QHY_EMULATE"
 ENV_EMULATE_RATE = "INDI_QHY_EMULATE_RATE"
 ENV_FIRMWARE = "INDI_QHY_FIRMWARE_DIR"
 ENV_RESCAN = "INDI_QHY_RESCAN_S"
 ENV_SHARED = "INDI_QHY_SHARED_BLOBS"
-_SNOOPED_TAGS = {"defTextVector", "defNumberVector", "defSwitchVector", "defLightVector", "defBLOBVector",
-                 "setTextVector", "setNumberVector", "setSwitchVector", "setLightVector", "setBLOBVector",
-                 "delProperty", "message"}
-_NEW_TAGS = {"newTextVector", "newNumberVector", "newSwitchVector", "newBLOBVector"}
+_NEW_TAGS = {t for t in TOP_LEVEL_TAGS if t.startswith("new")}  # a client's request to one of our devices
+_SNOOPED_TAGS = {t for t in TOP_LEVEL_TAGS if t.startswith(("def", "set", "del", "message"))}  # another driver's
 
 
 def emulated_cameras(spec: str, rate_limit: bool = True) -> list[EmulatedCamera]:
@@ -79,10 +77,7 @@ class Driver:
         self._announced = False  # indiserver has asked for properties: new devices define themselves at once
 
     def message(self, text: str, device: str | None = None) -> None:
-        attrs = {"timestamp": timestamp(), "message": text}
-        if device:
-            attrs["device"] = device
-        self.writer.send(ET.Element("message", attrs))
+        self.writer.send(message_xml(text, device))
 
     # --- devices ----------------------------------------------------------------------------------------------
     def scan(self) -> None:
@@ -201,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         emulated = emulated_cameras(spec, rate_limit=os.environ.get(ENV_EMULATE_RATE, "on").lower() != "off")
     except KeyError as err:
-        writer.send(ET.Element("message", {"timestamp": timestamp(), "message": f"[ERROR] {ENV_EMULATE}: {err}"}))
+        writer.send(message_xml(f"[ERROR] {ENV_EMULATE}: {err}"))
         emulated = []
     backends: list[Any] = [None] + ([EmulatorBackend(emulated)] if emulated else [])
     firmware = os.environ.get(ENV_FIRMWARE)

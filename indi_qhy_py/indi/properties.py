@@ -36,6 +36,12 @@ def timestamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
+def message_xml(text: str, device: str | None = None) -> ET.Element:
+    """A ``<message>`` (a log line for clients), for one device or for the whole driver."""
+    attrs = {"device": device} if device else {}
+    return ET.Element("message", {**attrs, "timestamp": timestamp(), "message": text})
+
+
 def parse_number(text: str) -> float:
     """A number as INDI clients send it: C-locale decimal, or sexagesimal ("-10:30:00", "10 30 0")."""
     cleaned = text.strip()
@@ -129,6 +135,11 @@ class Vector:
         """The first switch that is On (for OneOfMany vectors: the choice)."""
         return next((e.name for e in self.elements if e.on), None)
 
+    def choice(self, values: dict[str, object]) -> str | None:
+        """The switch a checked one-of request leaves On: the one it turns on, else the one already on."""
+        return next((name for name, on in values.items() if on), None) or next(
+            (e.name for e in self.elements if e.on and e.name not in values), None)
+
     def values(self) -> dict[str, object]:
         return {e.name: _value_of(e) for e in self.elements}
 
@@ -167,6 +178,13 @@ class Vector:
                 ET.SubElement(root, f"one{self.kind}", {"name": e.name}).text = _text_of(e)
         return root
 
+    def new_xml(self) -> ET.Element:
+        """The current values as the new*Vector a client would send to set them (config files, defaults)."""
+        root = ET.Element(f"new{self.kind}Vector", {"device": self.device, "name": self.name})
+        for e in self.elements:
+            ET.SubElement(root, f"one{self.kind}", {"name": e.name}).text = _text_of(e)
+        return root
+
     def del_xml(self) -> ET.Element:
         return ET.Element("delProperty", {"device": self.device, "name": self.name, "timestamp": timestamp()})
 
@@ -196,14 +214,13 @@ class Vector:
         return values
 
     def _check_rule(self, values: dict[str, object]) -> None:
-        result = {e.name: bool(values.get(e.name, e.on)) for e in self.elements}
-        if self.rule in (Rule.ONE_OF_MANY, Rule.AT_MOST_ONE) or self.rule is None:
-            turned_on = [n for n, v in values.items() if v]
-            if len(turned_on) > 1:
-                raise NewValueError(f"{self.name} allows one switch on, got {', '.join(turned_on)}")
-            if (self.rule in (Rule.ONE_OF_MANY, None)) and not turned_on and not any(
-                    v for n, v in result.items() if n not in values):
-                raise NewValueError(f"{self.name} needs one switch on: {', '.join(self.names())}")
+        if self.rule is Rule.ANY_OF_MANY:
+            return
+        turned_on = [n for n, v in values.items() if v]
+        if len(turned_on) > 1:
+            raise NewValueError(f"{self.name} allows one switch on, got {', '.join(turned_on)}")
+        if self.rule is not Rule.AT_MOST_ONE and self.choice(values) is None:
+            raise NewValueError(f"{self.name} needs one switch on: {', '.join(self.names())}")
 
     def apply(self, values: dict[str, object]) -> None:
         """Store checked values (switch vectors with one-of rules: the one turned on, the others off)."""
