@@ -93,8 +93,10 @@ class Driver:
                 camera = Camera(info, firmware_dir=self.firmware_dir)
                 device = QhyCcd(camera, self.writer, emulated=emulated is not None,
                                 on_frame_type=scene_for(emulated) if emulated is not None else None)
-                device.start(announce=self._announced)  # under the lock: getProperties sees it whole or not
+                # registered before its definitions go out (a client may answer them at once), and both under the
+                # lock, so a getProperties sees the device whole or not at all
                 self.devices[info.id] = device
+                device.start(announce=self._announced)
             kind = "emulated" if emulated is not None else "attached"
             self.message(f"[INFO] {kind} camera {info.id} is available", info.id)
         if not self.devices and not self._said_none:
