@@ -100,13 +100,14 @@ class QhyCcd(Device):
             self._sync_settings()
             for name in self._connected_names():
                 self.define(self.all[name])
-            self.update(v, State.OK, f"{self.model.name} connected")
+            # saved settings first: a client that acts on "connected" must not have its own values overwritten
             try:
                 loaded = self._replay(config.load(self.name))
                 if loaded:
                     self.log("INFO", f"applied {loaded} saved settings from {config.config_path(self.name)}")
             except config.ConfigError as err:
                 self.log("WARNING", str(err))
+            self.update(v, State.OK, f"{self.model.name} connected")
 
     def _disconnect(self) -> None:
         self._stop_exposure()
