@@ -154,3 +154,14 @@ def test_attached_blob_passes_a_shared_memory_file_with_the_message() -> None:
     writer.close()
     ours.close()
     theirs.close()
+
+
+@pytest.mark.parametrize("size", [1, 3, 11, 1000])
+def test_a_message_cut_inside_its_start_tag_does_not_swallow_the_next(size: int) -> None:
+    splitter = MessageSplitter()
+    stream = b"<newNumberV" + NEW + GET
+    got = []
+    for i in range(0, len(stream), size):
+        got += splitter.feed(stream[i : i + size])
+    assert elements(got) == ["ERROR", "newNumberVector", "getProperties"]
+    assert "cut off inside its start tag" in got[0].text

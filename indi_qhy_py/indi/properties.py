@@ -8,6 +8,7 @@ On/Off, a OneOfMany vector left with no switch on. Checking here means handlers 
 from __future__ import annotations
 
 import math
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -42,24 +43,41 @@ def message_xml(text: str, device: str | None = None) -> ET.Element:
     return ET.Element("message", {**attrs, "timestamp": timestamp(), "message": text})
 
 
+#: INDI numbers are C-locale ASCII: no other digits, no underscores, no "inf"/"nan" (``float`` takes all of those).
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_UNSIGNED = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def _decimal(text: str, pattern: re.Pattern[str], whole: str) -> float:
+    whole = whole if len(whole) <= 40 else whole[:37] + "..."
+    if not pattern.fullmatch(text):
+        raise ValueError(f"{whole!r} is not a number (INDI numbers are ASCII decimal or sexagesimal)")
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{whole!r} is too large to represent")
+    if value == 0.0 and any(c in "123456789" for c in text.lower().split("e")[0]):
+        raise ValueError(f"{whole!r} is too small to represent (it would become 0)")
+    return value
+
+
 def parse_number(text: str) -> float:
-    """A number as INDI clients send it: C-locale decimal, or sexagesimal ("-10:30:00", "10 30 0")."""
+    """A number as INDI clients send it: C-locale decimal, or sexagesimal ("-10:30:00", "10 30 0").
+
+    Anything else is refused rather than guessed at: Unicode digits, ``1_0``, ``inf``, and values that would
+    silently overflow or underflow.
+    """
     cleaned = text.strip()
     parts = cleaned.replace(":", " ").split()
     if not parts:
         raise ValueError("empty number")
     if len(parts) == 1:
-        value = float(parts[0])
-    elif len(parts) <= 3:
-        negative = parts[0].startswith("-")
-        units = [abs(float(p)) for p in parts]
-        value = sum(u / 60.0**i for i, u in enumerate(units))
-        value = -value if negative else value
-    else:
-        raise ValueError(f"{text!r} is not a number")
-    if not math.isfinite(value):
-        raise ValueError(f"{text!r} is not a finite number")
-    return value
+        return _decimal(parts[0], _DECIMAL, cleaned)
+    if len(parts) > 3:
+        raise ValueError(f"{cleaned!r} is not a number")
+    negative = parts[0].startswith("-")
+    units = [abs(_decimal(parts[0], _DECIMAL, cleaned))] + [_decimal(p, _UNSIGNED, cleaned) for p in parts[1:]]
+    value = sum(u / 60.0**i for i, u in enumerate(units))
+    return -value if negative else value
 
 
 def format_number(value: float) -> str:
@@ -172,6 +190,8 @@ class Vector:
         if message:
             attrs["message"] = message
         root = ET.Element(f"set{self.kind}Vector", attrs)
+        if self.kind == "BLOB":
+            return root  # state and message only: a oneBLOB without data and size makes indiserver drop the driver
         wanted = None if only is None else set(only)
         for e in self.elements:
             if wanted is None or e.name in wanted:
@@ -269,7 +289,7 @@ def _parse_value(vector: str, element: object, text: str) -> object:
         try:
             value = parse_number(text)
         except ValueError as err:
-            raise NewValueError(f"{vector}.{element.name}: {text.strip()[:40]!r} is not a number") from err
+            raise NewValueError(f"{vector}.{element.name}: {err}") from err
         if element.min < element.max and not element.min <= value <= element.max:
             raise NewValueError(f"{vector}.{element.name} {format_number(value)} is out of range "
                                 f"{format_number(element.min)}..{format_number(element.max)}")
@@ -280,6 +300,7 @@ def _parse_value(vector: str, element: object, text: str) -> object:
             raise NewValueError(f"{vector}.{element.name}: switch state must be On or Off, not {state[:20]!r}")
         return state == "On"
     if isinstance(element, Text):
+        text = text.strip()  # indiserver re-indents text ("\n/path\n    "); INDI's own drivers trim it too
         if len(text) > 4096:
             raise NewValueError(f"{vector}.{element.name}: text longer than 4096 characters")
         return text

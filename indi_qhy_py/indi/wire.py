@@ -88,6 +88,9 @@ class MessageSplitter:
             return None  # incomplete: wait for more bytes
         raw = bytes(buf[:end])
         del buf[:end]
+        if b">" not in raw:
+            return WireError(f"message cut off inside its start tag <{tag}: ignored",
+                             raw[:80].decode("utf-8", "replace"))
         if tag not in TOP_LEVEL_TAGS:
             return WireError(f"unknown message <{tag}>: ignored", raw[:80].decode("utf-8", "replace"))
         try:
@@ -103,6 +106,9 @@ class MessageSplitter:
         """
         buf = self._buffer
         gt = buf.find(b">")
+        lt = buf.find(b"<", 1, gt if gt >= 0 else len(buf))
+        if lt >= 0:
+            return lt  # cut off inside its start tag: it ends where the next message begins (and fails to parse)
         if gt < 0:
             return None
         if buf[gt - 1 : gt] == b"/":
