@@ -8,7 +8,9 @@ Mount coordinates arrive in JNow (EQUATORIAL_EOD_COORD) and are precessed to J20
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from astropy.io import fits
@@ -17,6 +19,29 @@ from .camera import CameraSettings, CapturedFrame
 from .models import CameraModel
 
 J2000_JD = 2451545.0
+#: Greek letters as astronomers write them in ASCII ("Hα" -> "Ha", "µm" -> "um").
+_GREEK = dict(zip("αβγδεζηθικλμνξοπρσςτυφχψω",
+                  ("a", "b", "g", "d", "e", "z", "e", "th", "i", "k", "l", "u", "n", "x", "o", "p", "r", "s", "s",
+                   "t", "u", "ph", "ch", "ps", "o"), strict=True))
+ProblemHook = Callable[[str], None]
+
+
+def fits_ascii(text: str) -> str:
+    """``text`` as FITS allows it (printable ASCII): accents dropped, Greek transliterated, the rest escaped."""
+    out = []
+    for char in unicodedata.normalize("NFKD", text):
+        if " " <= char <= "~":
+            out.append(char)
+        elif char.isspace():
+            out.append(" ")
+        elif unicodedata.combining(char):
+            continue
+        elif char.lower() in _GREEK:
+            latin = _GREEK[char.lower()]
+            out.append(latin if char.islower() else latin.capitalize())
+        else:
+            out.append(char.encode("unicode_escape").decode("ascii"))
+    return "".join(out)
 
 
 @dataclass
@@ -102,8 +127,13 @@ def bayer_offsets(model: CameraModel, s: CameraSettings) -> tuple[int, int] | No
     return (origin_x + roi_x - model.effective.x) % 2, (origin_y + roi_y - model.effective.y) % 2
 
 
-def frame_cards(model: CameraModel, device: str, frame: CapturedFrame, ctx: HeaderContext) -> fits.Header:
-    """Every card after the structural ones, for one frame."""
+def frame_cards(model: CameraModel, device: str, frame: CapturedFrame, ctx: HeaderContext,
+                on_problem: ProblemHook | None = None) -> fits.Header:
+    """Every card after the structural ones, for one frame.
+
+    What other devices and users supplied goes in group by group; a group that cannot be written is left out and
+    reported through ``on_problem`` instead of failing the frame.
+    """
     s, meta = frame.settings, frame.meta
     h = fits.Header()
     h["ROWORDER"] = ("TOP-DOWN", "row order of the image data")
@@ -147,17 +177,39 @@ def frame_cards(model: CameraModel, device: str, frame: CapturedFrame, ctx: Head
         h["BAYERPAT"] = (model.bayer_pattern, "Bayer colour pattern")
         h["XBAYROFF"] = (offsets[0], "X offset of Bayer array")
         h["YBAYROFF"] = (offsets[1], "Y offset of Bayer array")
-    _add_optics(h, ctx)
-    _add_site_and_pointing(h, ctx.snooped, frame.started_utc)
-    for key, value, comment in ctx.user_cards:
-        h[key] = (typed_value(value), comment)
+    for what, add in (("optics and focuser", lambda: _add_optics(h, ctx)),
+                      ("site and pointing", lambda: _add_site_and_pointing(h, ctx.snooped, frame.started_utc)),
+                      ("user keywords", lambda: _add_user_cards(h, ctx.user_cards))):
+        try:
+            add()
+        except Exception as err:  # metadata from elsewhere must never cost the frame
+            if on_problem is not None:
+                on_problem(f"{what} left out of the FITS header: {err}")
     return h
+
+
+def camera_only(ctx: HeaderContext) -> HeaderContext:
+    """The same frame's context without anything other devices or users said: the header of last resort."""
+    return replace(ctx, snooped=Snooped(), user_cards=[])
+
+
+def text_card(h: fits.Header, key: str, text: str, comment: str) -> None:
+    """A string card whose value FITS accepts; a changed value keeps the original in ``HIERARCH <key> UTF8``."""
+    value = fits_ascii(text)
+    h[key] = (value, comment)
+    if value != text:
+        h[f"HIERARCH {key} UTF8"] = (text.encode("unicode_escape").decode("ascii"), f"{key} as sent (escaped)")
+
+
+def _add_user_cards(h: fits.Header, cards: list[tuple[str, str, str]]) -> None:
+    for key, value, comment in cards:
+        h[key] = (typed_value(value), comment)
 
 
 def _add_optics(h: fits.Header, ctx: HeaderContext) -> None:
     sn = ctx.snooped
     if sn.telescope:
-        h["TELESCOP"] = (sn.telescope, "telescope")
+        text_card(h, "TELESCOP", sn.telescope, "telescope")
     focal = sn.focal_length_mm or ctx.scope_focal_length_mm
     aperture = sn.aperture_mm or ctx.scope_aperture_mm
     if focal:
@@ -165,7 +217,7 @@ def _add_optics(h: fits.Header, ctx: HeaderContext) -> None:
     if aperture:
         h["APTDIA"] = (round(aperture, 2), "aperture diameter [mm]")
     if sn.filter_name:
-        h["FILTER"] = (sn.filter_name, "filter")
+        text_card(h, "FILTER", sn.filter_name, "filter")
     if sn.focus_position is not None:
         h["FOCUSPOS"] = (round(sn.focus_position), "focuser position [steps]")
     if sn.focus_temperature is not None:

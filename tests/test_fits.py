@@ -12,7 +12,7 @@ from astropy.io import fits
 
 from indi_qhy_py import fits_image
 from indi_qhy_py.fits_header import airmass, precess_to_j2000, sexagesimal
-from indi_qhy_py.upload import UploadError, next_path
+from indi_qhy_py.upload import UploadError, UploadRoot
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32])
@@ -58,14 +58,29 @@ def test_airmass_is_one_at_the_zenith_and_none_below_the_horizon() -> None:
 
 
 def test_upload_names_and_the_directory_fence(tmp_path: Path) -> None:
-    (tmp_path / "Light_007.fits").write_bytes(b"")
-    assert next_path(str(tmp_path), "Light_XXX", ".fits").name == "Light_008.fits"
+    root = UploadRoot(tmp_path / "root")
+    path, note = root.save("", "Light_XXX", ".fits", [b"a"])
+    assert path == tmp_path / "root" / "Light_001.fits" and note is None
+    (tmp_path / "root" / "Light_007.fits").write_bytes(b"")
+    assert root.save(str(tmp_path / "root"), "Light_XXX", ".fits", [b"b"])[0].name == "Light_008.fits"
     when = datetime(2026, 11, 21, 22, 5, 1, tzinfo=UTC)
-    assert next_path(str(tmp_path), "M31_ISO8601", ".fits.fz", when).name == "M31_2026-11-21T22-05-01.fits.fz"
-    for directory, prefix in ((str(tmp_path), "../escape"), (str(tmp_path), "a/b"), ("relative", "x"),
-                              (f"{tmp_path}/../..", "x"), (str(tmp_path), "..")):
+    path, _ = root.save("m31", "M31_ISO8601", ".fits.fz", [b"c"], when)
+    assert path == tmp_path / "root" / "m31" / "M31_2026-11-21T22-05-01.fits.fz" and path.read_bytes() == b"c"
+    for directory, prefix in (("", "../escape"), ("", "a/b"), ("/etc", "x"), (str(tmp_path), "x"),
+                              (f"{tmp_path}/root/../..", "x"), ("", "..")):
         with pytest.raises(UploadError):
-            next_path(directory, prefix, ".fits")
-    (tmp_path / "link.fits").symlink_to("/etc/passwd")
-    with pytest.raises(UploadError):
-        next_path(str(tmp_path), "link", ".fits")
+            root.save(directory, prefix, ".fits", [b"x"])
+    assert not list(tmp_path.glob("*.fits")) and not list((tmp_path / "root").glob(".*partial"))
+
+
+def test_non_ascii_text_is_transliterated_and_the_original_kept() -> None:
+    from indi_qhy_py.fits_header import fits_ascii, text_card
+
+    assert [fits_ascii(t) for t in ("Hα", "[OIII]", "Télescope", "µm", "滤镜", "a\tb")] == [
+        "Ha", "[OIII]", "Telescope", "um", "\\u6ee4\\u955c", "a b"]
+    header = fits.Header()
+    text_card(header, "FILTER", "Hα", "filter")
+    text_card(header, "TELESCOP", "plain", "telescope")
+    again = fits.Header.fromstring(header.tostring())
+    assert again["FILTER"] == "Ha" and again["TELESCOP"] == "plain" and "HIERARCH TELESCOP UTF8" not in again
+    assert again["HIERARCH FILTER UTF8"].encode().decode("unicode_escape") == "Hα"
