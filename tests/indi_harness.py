@@ -19,9 +19,11 @@ class DriverProcess(Conversation):
     def __init__(self, emulate: str, config_dir: Path, rate: str = "off", extra_env: dict[str, str] | None = None,
                  fds: tuple[int, int] | None = None) -> None:
         self.proc: subprocess.Popen[bytes] | None = None
+        self.upload_root = config_dir / "uploads"  # where UPLOAD_LOCAL may write (INDI_QHY_UPLOAD_ROOT)
         if fds is None:
             env = {**os.environ, "INDI_QHY_EMULATE": emulate, "INDI_QHY_EMULATE_RATE": rate,
-                   "INDI_QHY_CONFIG_DIR": str(config_dir), "INDI_QHY_RESCAN_S": "0", **(extra_env or {})}
+                   "INDI_QHY_CONFIG_DIR": str(config_dir), "INDI_QHY_RESCAN_S": "0",
+                   "INDI_QHY_UPLOAD_ROOT": str(self.upload_root), **(extra_env or {})}
             self.proc = subprocess.Popen([sys.executable, "-m", "indi_qhy_py.indi.driver"], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
             assert self.proc.stdin is not None and self.proc.stdout is not None

@@ -158,7 +158,11 @@ def test_out_of_range_values_are_refused_with_the_range(driver: DriverProcess) -
         ("CCD_FRAME_TYPE", "Switch", {"FRAME_DARK": "Maybe"}, "On or Off"),
         ("CCD_FRAME_TYPE", "Switch", {"FRAME_DARK": "On", "FRAME_FLAT": "On"}, "one switch"),
         ("SIMULATION", "Switch", {"DISABLE": "On"}, "emulated"),
-        ("UPLOAD_SETTINGS", "Text", {"UPLOAD_DIR": "relative/dir"}, "absolute"),
+        ("UPLOAD_SETTINGS", "Text", {"UPLOAD_DIR": "/etc"}, "outside the upload root"),
+        ("UPLOAD_SETTINGS", "Text", {"UPLOAD_DIR": "night/../../.."}, "'..'"),
+        ("CCD_GAIN", "Number", {"GAIN": "١٢"}, "not a number"),
+        ("CCD_GAIN", "Number", {"GAIN": "1_0"}, "not a number"),
+        ("CCD_GAIN", "Number", {"GAIN": "1e-400"}, "too small"),
         ("UPLOAD_SETTINGS", "Text", {"UPLOAD_PREFIX": "../../etc/x"}, "not a path"),
         ("FITS_HEADER", "Text", {"KEYWORD_NAME": "BITPIX", "KEYWORD_VALUE": "8"}, "cannot be set"),
         ("FITS_HEADER", "Text", {"KEYWORD_NAME": "WAY_TOO_LONG", "KEYWORD_VALUE": "1"}, "1-8 characters"),
@@ -288,8 +292,8 @@ def test_user_fits_keywords_are_added_and_removed(driver: DriverProcess) -> None
 
 def test_local_upload_expands_xxx_and_iso8601(driver: DriverProcess, tmp_path: Path) -> None:
     small_frame(driver, MONO)
-    target = tmp_path / "night"
-    assert driver.set(MONO, "UPLOAD_SETTINGS", "Text", UPLOAD_DIR=str(target),
+    target = driver.upload_root / "night"
+    assert driver.set(MONO, "UPLOAD_SETTINGS", "Text", UPLOAD_DIR="night",
                       UPLOAD_PREFIX="M42_XXX").get("state") == "Ok"
     assert driver.set(MONO, "UPLOAD_MODE", "Switch", UPLOAD_LOCAL="On").get("state") == "Ok"
     for _ in range(2):
@@ -299,6 +303,7 @@ def test_local_upload_expands_xxx_and_iso8601(driver: DriverProcess, tmp_path: P
         driver.wait(lambda m: m.get("name") == "CCD_EXPOSURE" and m.get("state") == "Ok", 30, mark)
     assert sorted(p.name for p in target.iterdir()) == ["M42_001.fits", "M42_002.fits"]
     assert driver.values[(MONO, "CCD_FILE_PATH")]["FILE_PATH"] == str(target / "M42_002.fits")
+    assert driver.values[(MONO, "UPLOAD_SETTINGS")]["UPLOAD_DIR"] == str(target)  # relative: under the root
     driver.set(MONO, "UPLOAD_SETTINGS", "Text", UPLOAD_PREFIX="ISO8601_XXX")
     driver.set(MONO, "UPLOAD_MODE", "Switch", UPLOAD_BOTH="On")
     message = driver.expose(MONO)

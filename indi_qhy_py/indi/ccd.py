@@ -20,13 +20,13 @@ from astropy.io import fits
 from ..camera import Camera, CameraBusyError, CapturedFrame, Exposure, ExposureAborted
 from ..cooling import CoolerMode
 from ..errors import QhyError
-from ..fits_header import HeaderContext, bayer_offsets, frame_cards, typed_value
+from ..fits_header import HeaderContext, bayer_offsets, camera_only, frame_cards, typed_value
 from ..fits_image import FitsEncoder
 from ..models import Rect
-from ..upload import UploadError, check_directory, check_prefix, next_path, write_file
+from ..upload import UploadError, UploadRoot, check_prefix, default_root
 from . import config
 from .blob import attached_blob_message, blob_message
-from .ccd_properties import BASE, BIT_DEPTHS, CONFIG_ORDER, build, mode_element
+from .ccd_properties import BASE, BIT_DEPTHS, CONFIG_ORDER, SIMULATED_FAULTS, build, mode_element
 from .device import Device, Refused
 from .properties import State, Vector
 from .snoop import SnoopState, requests
@@ -34,20 +34,24 @@ from .wire import Writer
 
 _RESERVED_KEYS = {"SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "EXTEND", "BZERO", "BSCALE", "END"}
 FrameTypeHook = Callable[[str], None]
+FaultHook = Callable[[str, int, float], None]  # (SIMULATE_FAULT element, frames, seconds off the bus)
 
 
 class QhyCcd(Device):
     def __init__(self, camera: Camera, writer: Writer, *, emulated: bool = False,
-                 on_frame_type: FrameTypeHook | None = None) -> None:
+                 on_frame_type: FrameTypeHook | None = None, inject_fault: FaultHook | None = None) -> None:
         super().__init__(camera.id, writer)
         self.camera = camera
         self.model = camera.model
         self.emulated = emulated
         self.on_frame_type = on_frame_type
+        self.inject_fault = inject_fault
         camera.on_event = lambda level, text: self.log(level, text)
         camera.configure(average_binning=True)  # binned frames stay 16-bit unless BIT_DEPTH asks for 32-bit sums
-        self.all = build(self.name, self.model, emulated)
-        self.snoops = SnoopState()
+        self.uploads = UploadRoot(default_root())
+        self.all = self._build()
+        self.snoops = SnoopState(on_warning=lambda text: self.log("WARNING", text))
+        self._reported: set[str] = set()  # header problems already told to clients (once each, not per frame)
         self.encoder = FitsEncoder()
         self.user_cards: dict[str, tuple[str, str]] = {}
         self._exposure: Exposure | None = None
@@ -60,7 +64,8 @@ class QhyCcd(Device):
     def start(self, announce: bool = True) -> None:
         """Create the always-present properties (sent now only when clients have already asked for them)."""
         for name in BASE:
-            self.define(self.all[name], announce=announce)
+            if name in self.all:
+                self.define(self.all[name], announce=announce)
         self._send_snoop_requests()
         self._ticker.start()
 
@@ -68,6 +73,10 @@ class QhyCcd(Device):
         self._closed.set()
         if self.camera.state != "disconnected":
             self.camera.disconnect()
+
+    def _build(self) -> dict[str, Vector]:
+        return build(self.name, self.model, self.emulated and self.inject_fault is not None,
+                     upload_dir=str(self.uploads.root))
 
     def _connected_names(self) -> list[str]:
         return [n for n in self.all if n not in BASE]
@@ -130,6 +139,21 @@ class QhyCcd(Device):
                           "(INDI_QHY_EMULATE=QHY600M,...)")
         self.update(v, State.OK)
 
+    def _on_simulate_fault(self, v: Vector, values: dict[str, object]) -> None:
+        fault = v.choice(values)
+        if fault is None or self.inject_fault is None:
+            self.update(v, State.IDLE)
+            return
+        settings = self.all["SIMULATE_FAULT_SETTINGS"]
+        frames, down_s = round(settings["FRAMES"].value), settings["DOWN_S"].value
+        self.inject_fault(fault, frames, down_s)
+        self.update(v, State.OK, f"emulated fault armed: {SIMULATED_FAULTS[fault]} (frames {frames}, "
+                                 f"off the bus {down_s:g} s where that applies)")
+
+    def _on_simulate_fault_settings(self, v: Vector, values: dict[str, object]) -> None:
+        v.apply(values)
+        self.update(v, State.OK)
+
     def _on_polling_period(self, v: Vector, values: dict[str, object]) -> None:
         v.apply(values)
         self.update(v, State.OK)
@@ -154,7 +178,7 @@ class QhyCcd(Device):
                 raise Refused(f"no saved configuration at {config.config_path(self.name)}")
             text = f"applied {self._replay(messages)} of {len(messages)} saved settings"
         elif action == "CONFIG_DEFAULT":
-            defaults = build(self.name, self.model, self.emulated)
+            defaults = self._build()
             messages = [defaults[n].new_xml() for n in CONFIG_ORDER if n in self.props]
             text = f"restored {self._replay(messages)} settings to the driver's defaults"
         else:
@@ -233,7 +257,12 @@ class QhyCcd(Device):
         self._continue_fast_sequence(exposure.seconds)
         try:
             self._deliver(frame, ctx)
-        except (QhyError, UploadError, OSError, ValueError, TypeError) as err:
+        except UploadError as err:
+            with self.lock:
+                self.update(v, State.ALERT, f"frame not saved: {err}")
+            self.log("ERROR", f"frame not saved: {err}")
+            return
+        except (QhyError, OSError, ValueError, TypeError) as err:
             with self.lock:
                 self.update(v, State.ALERT, f"frame captured but not delivered: {err}")
             self.log("ERROR", f"frame captured but not delivered: {err}")
@@ -256,28 +285,53 @@ class QhyCcd(Device):
                 self.update(self.all["CCD_EXPOSURE"], State.ALERT, f"fast exposure stopped: {err}")
 
     def _deliver(self, frame: CapturedFrame, ctx: HeaderContext) -> None:
+        """FITS to disk and/or client. A failed local save still sends the BLOB, then reports why it failed."""
         with self._pipeline:
-            cards = frame_cards(self.model, self.name, frame, ctx)
             with self.lock:
                 compress = self.all["CCD_COMPRESSION"].on_switch() == "INDI_ENABLED"
                 mode = self.all["UPLOAD_MODE"].on_switch()
                 upload = self.all["UPLOAD_SETTINGS"].values()
-            data = self.encoder.compressed(frame.pixels, cards) if compress else self.encoder.plain(frame.pixels,
-                                                                                                      cards)
+            data = self._encode(frame, ctx, compress)
             extension = ".fits.fz" if compress else ".fits"
             with self.lock:
                 self._update_stats(frame, "")
+            save_error: UploadError | OSError | None = None
             if mode in ("UPLOAD_LOCAL", "UPLOAD_BOTH"):
-                path = next_path(str(upload["UPLOAD_DIR"]), str(upload["UPLOAD_PREFIX"]), extension)
-                write_file(path, [data])
-                with self.lock:
-                    fp = self.all["CCD_FILE_PATH"]
-                    fp["FILE_PATH"].value = str(path)
-                    self.update(fp, State.OK)
+                try:
+                    self._save_local(str(upload["UPLOAD_DIR"]), str(upload["UPLOAD_PREFIX"]), extension, data)
+                except (UploadError, OSError) as err:
+                    save_error = err
             if mode in ("UPLOAD_CLIENT", "UPLOAD_BOTH"):
-                build = attached_blob_message if self.writer.passes_fds else blob_message
-                self.writer.send_stream(build(self.name, "CCD1", "CCD1", data, extension)).wait()
+                build_blob = attached_blob_message if self.writer.passes_fds else blob_message
+                self.writer.send_stream(build_blob(self.name, "CCD1", "CCD1", data, extension)).wait()
             self.last_delivery_s = time.monotonic() - frame.downloaded_at
+            if save_error is not None:
+                sent = "; the BLOB went to clients" if mode == "UPLOAD_BOTH" else ""
+                raise UploadError(f"{save_error}{sent}") from save_error
+
+    def _encode(self, frame: CapturedFrame, ctx: HeaderContext, compress: bool) -> memoryview:
+        """The FITS file; if the full header cannot be written, the camera's own cards alone (and say so)."""
+        encode = self.encoder.compressed if compress else self.encoder.plain
+        try:
+            return encode(frame.pixels, frame_cards(self.model, self.name, frame, ctx, self._report_once))
+        except (ValueError, TypeError, KeyError, Warning) as err:
+            self._report_once(f"FITS header with snooped and user keywords failed ({err}); frame sent with the "
+                              "camera's own keywords only")
+            return encode(frame.pixels, frame_cards(self.model, self.name, frame, camera_only(ctx)))
+
+    def _save_local(self, directory: str, prefix: str, extension: str, data: memoryview) -> None:
+        path, note = self.uploads.save(directory, prefix, extension, [data])
+        if note:
+            self.log("WARNING", note)
+        with self.lock:
+            fp = self.all["CCD_FILE_PATH"]
+            fp["FILE_PATH"].value = str(path)
+            self.update(fp, State.OK)
+
+    def _report_once(self, text: str) -> None:
+        if text not in self._reported and len(self._reported) < 1000:
+            self._reported.add(text)
+            self.log("WARNING", text)
 
     def _update_stats(self, frame: CapturedFrame | None, damage: str) -> None:
         stats_v, integrity = self.all["FRAME_STATS"], self.all["FRAME_INTEGRITY"]
@@ -470,8 +524,8 @@ class QhyCcd(Device):
     _on_ccd_fast_count = _accept
 
     def _on_upload_settings(self, v: Vector, values: dict[str, object]) -> None:
-        if "UPLOAD_DIR" in values:
-            check_directory(str(values["UPLOAD_DIR"]))
+        if "UPLOAD_DIR" in values:  # shown as the absolute directory it resolves to, under the upload root
+            values = {**values, "UPLOAD_DIR": str(self.uploads.check(str(values["UPLOAD_DIR"])))}
         if "UPLOAD_PREFIX" in values:
             check_prefix(str(values["UPLOAD_PREFIX"]))
         self._accept(v, values)

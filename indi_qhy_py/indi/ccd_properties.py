@@ -17,7 +17,24 @@ MAIN, OPTIONS, INFO, COOLING, QHY, STATS = "Main Control", "Options", "Image Inf
 DRIVER_EXEC = "indi_qhy_py_ccd"
 CCD_INTERFACE = 2
 
-BASE = ("CONNECTION", "DRIVER_INFO", "DEBUG", "SIMULATION", "CONFIG_PROCESS", "POLLING_PERIOD", "ACTIVE_DEVICES")
+BASE = ("CONNECTION", "DRIVER_INFO", "DEBUG", "SIMULATION", "CONFIG_PROCESS", "POLLING_PERIOD", "ACTIVE_DEVICES",
+        "SIMULATE_FAULT", "SIMULATE_FAULT_SETTINGS")  # the last two on emulated cameras only
+FAULTS_GROUP = "Fault Injection"
+#: Faults an emulated camera can be told to have, so users rehearse how their automation copes (as INDI's
+#: simulators offer CCD_SIMULATE_CRASH). The emulator models a pulled cable and a 12 V cut alike: the camera
+#: leaves the bus and returns, after the down time, at its power-on defaults.
+SIMULATED_FAULTS = {
+    "UNPLUG": "Unplug the cable now",
+    "POWER_CYCLE": "12 V power cycle now",
+    "POWER_CYCLE_IN_EXPOSURE": "12 V cut midway through the next exposure",
+    "POWER_CYCLE_IN_DOWNLOAD": "12 V cut midway through the next download",
+    "DROP_PACKETS": "Lose USB packets in the next frame(s)",
+    "CORRUPT_FRAME": "Flip bytes in the next frame(s)",
+    "ZERO_ROWS": "Zero-filled rows in the next frame(s)",
+    "SHORT_FRAME": "End the next frame(s) early",
+    "STALL_TRANSFER": "Stall the next frame's transfer",
+    "MISALIGN_FRAME": "Stale bytes before the next frame(s)",
+}
 FRAME_TYPES = ("FRAME_LIGHT", "FRAME_BIAS", "FRAME_DARK", "FRAME_FLAT")
 BIT_DEPTHS = {"BITS_8": "8-bit", "BITS_16": "16-bit", "BITS_32": "32-bit binned sums"}
 
@@ -27,7 +44,7 @@ def mode_element(name: str) -> str:
     return re.sub(r"[^A-Z0-9]+", "_", name.upper()).strip("_")
 
 
-def build(device: str, model: CameraModel, emulated: bool) -> dict[str, Vector]:
+def build(device: str, model: CameraModel, emulated: bool, upload_dir: str) -> dict[str, Vector]:
     d = device
     eff = model.effective
     onoff = [Switch("INDI_ENABLED", "On"), Switch("INDI_DISABLED", "Off", True)]
@@ -95,7 +112,7 @@ def build(device: str, model: CameraModel, emulated: bool) -> dict[str, Vector]:
                  [Switch("UPLOAD_CLIENT", "Client", True), Switch("UPLOAD_LOCAL", "Local"),
                   Switch("UPLOAD_BOTH", "Both")]),
         texts(d, "UPLOAD_SETTINGS", "Upload Settings", OPTIONS,
-              [Text("UPLOAD_DIR", "Dir", "/tmp"), Text("UPLOAD_PREFIX", "Prefix", "IMAGE_XXX")]),
+              [Text("UPLOAD_DIR", "Dir", upload_dir), Text("UPLOAD_PREFIX", "Prefix", "IMAGE_XXX")]),
         texts(d, "CCD_FILE_PATH", "Filename", OPTIONS, [Text("FILE_PATH", "Path")], perm="ro", saved=False),
         texts(d, "FITS_HEADER", "FITS Header", OPTIONS,
               [Text("KEYWORD_NAME", "Name"), Text("KEYWORD_VALUE", "Value"), Text("KEYWORD_COMMENT", "Comment")],
@@ -131,6 +148,13 @@ def build(device: str, model: CameraModel, emulated: bool) -> dict[str, Vector]:
         texts(d, "FRAME_INTEGRITY", "Frame Integrity", STATS,
               [Text("VERDICT", "Verdict"), Text("DAMAGE", "Damage")], perm="ro", saved=False),
     ]
+    if emulated:
+        vectors.append(switches(d, "SIMULATE_FAULT", "Inject fault", FAULTS_GROUP,
+                                [Switch(name, label) for name, label in SIMULATED_FAULTS.items()],
+                                rule=Rule.AT_MOST_ONE, saved=False))
+        vectors.append(numbers(d, "SIMULATE_FAULT_SETTINGS", "Fault settings", FAULTS_GROUP,
+                               [Number("DOWN_S", "Off the bus for (s)", 3, 0.1, 3600, 0.1, "%.1f"),
+                                Number("FRAMES", "Frames affected", 1, 1, 100, 1, "%.f")], saved=False))
     if model.colour:
         vectors.append(texts(d, "CCD_CFA", "Bayer Info", INFO,
                              [Text("CFA_OFFSET_X", "X Offset", "0"), Text("CFA_OFFSET_Y", "Y Offset", "0"),

@@ -19,7 +19,7 @@ import stat
 import sys
 import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,24 @@ def scene_for(emulated: EmulatedCamera) -> Any:
     return choose
 
 
+#: SIMULATE_FAULT element -> the emulator's stream fault it arms.
+_STREAM_FAULTS = {"DROP_PACKETS": "drop", "CORRUPT_FRAME": "corrupt", "ZERO_ROWS": "zero_fill", "SHORT_FRAME": "short",
+                  "STALL_TRANSFER": "stall", "MISALIGN_FRAME": "misalign"}
+_UNPLUG_POINTS = {"POWER_CYCLE_IN_EXPOSURE": "exposure", "POWER_CYCLE_IN_DOWNLOAD": "readout"}
+
+
+def fault_injector(emulated: EmulatedCamera) -> Callable[[str, int, float], None]:
+    """What SIMULATE_FAULT does to one emulated camera."""
+    def inject(fault: str, frames: int, down_s: float) -> None:
+        if fault in ("UNPLUG", "POWER_CYCLE"):
+            emulated.unplug(down_s)
+        elif fault in _UNPLUG_POINTS:
+            emulated.faults.inject("unplug", when=_UNPLUG_POINTS[fault], down_s=down_s)
+        else:
+            emulated.faults.inject(_STREAM_FAULTS[fault], frames=frames)
+    return inject
+
+
 class Driver:
     """The message loop and the set of devices."""
 
@@ -92,7 +110,8 @@ class Driver:
                 emulated = self.emulated.get(info.serial) if isinstance(info.backend, EmulatorBackend) else None
                 camera = Camera(info, firmware_dir=self.firmware_dir)
                 device = QhyCcd(camera, self.writer, emulated=emulated is not None,
-                                on_frame_type=scene_for(emulated) if emulated is not None else None)
+                                on_frame_type=scene_for(emulated) if emulated is not None else None,
+                                inject_fault=fault_injector(emulated) if emulated is not None else None)
                 # registered before its definitions go out (a client may answer them at once), and both under the
                 # lock, so a getProperties sees the device whole or not at all
                 self.devices[info.id] = device
