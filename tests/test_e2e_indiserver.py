@@ -8,15 +8,11 @@ the camera on the telescope computer and the client elsewhere.
 from __future__ import annotations
 
 import io
-import os
 import queue
 import shutil
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,49 +20,12 @@ import pytest
 from astropy.io import fits
 
 from indi_qhy_py.indi.client import TcpClient, blob_payload
+from tests.indiserver_harness import Server, eventually, getprop, setprop, start_server, stop_server
 
 pytestmark = pytest.mark.skipif(shutil.which("indiserver") is None or shutil.which("indi_qhy_py_ccd") is None,
                                 reason="needs indiserver (apt install indi-bin) and the installed driver")
 QHY600M = "QHY600M-600M000000000001"
 QHY268C = "QHY268C-268C000000000002"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Server:
-    port: int
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-
-def start_server(tmp: Path, *drivers: str, env: dict[str, str] | None = None) -> Server:
-    port = free_port()
-    log = tmp / f"indiserver-{port}.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(["indiserver", "-v", "-p", str(port), "-u", str(tmp / f"sock{port}"), "-m", "1024",
-                                 *drivers], stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return Server(port, proc, log)
-        except OSError:
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
-
-
-def stop_server(server: Server) -> None:
-    server.proc.terminate()
-    try:
-        server.proc.wait(10)
-    except subprocess.TimeoutExpired:
-        server.proc.kill()
-        server.proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -77,25 +36,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running = start_server(tmp, "indi_qhy_py_ccd", env=env)
     yield running
     stop_server(running)
-
-
-def getprop(port: int, *paths: str) -> dict[str, str]:
-    out = subprocess.run(["indi_getprop", "-h", "127.0.0.1", "-p", str(port), "-t", "3", *paths],
-                         capture_output=True, text=True, timeout=30).stdout
-    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-
-
-def setprop(port: int, *assignments: str) -> None:
-    subprocess.run(["indi_setprop", "-h", "127.0.0.1", "-p", str(port), *assignments], check=True, timeout=30)
-
-
-def eventually(check: Callable[[], object], timeout: float = 10.0) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)
 
 
 # --- scripting with indi_getprop / indi_setprop -----------------------------------------------------------------
