@@ -79,3 +79,23 @@ def test_a_rehearsed_damaged_frame_is_retried_and_delivered_intact(session: Host
     assert client.set(DEVICE, "SIMULATE_FAULT", "Switch", **{fault: "On"}).get("state") == "Ok"
     assert session.expose()["INTEGRTY"] == "good"
     assert float(client.values[(DEVICE, "FRAME_STATS")]["FRAMES_RETRIED"]) == retried + 1
+
+
+def test_every_writable_text_property_can_be_set_through_indiserver(session: HostileSession) -> None:
+    """indiserver re-indents forwarded text; each text property must still take exactly what the client sent."""
+    client = session.client
+    wanted = {
+        "ACTIVE_DEVICES": {"ACTIVE_TELESCOPE": MOUNT, "ACTIVE_FOCUSER": "Focuser Simulator"},
+        "UPLOAD_SETTINGS": {"UPLOAD_DIR": str(session.root / "texts"), "UPLOAD_PREFIX": "M42_XXX"},
+        "FITS_HEADER": {"KEYWORD_NAME": "OBSERVER", "KEYWORD_VALUE": "Jane Doe", "KEYWORD_COMMENT": "who"},
+    }
+    writable = {name for (device, name), d in client.defined.items()
+                if device == DEVICE and d.tag == "defTextVector" and d.get("perm") != "ro"}
+    assert writable == set(wanted)
+    for name, values in wanted.items():
+        reply = client.set(DEVICE, name, "Text", **values)
+        assert reply.get("state") == "Ok", (name, reply.get("message"))
+        assert {c.get("name"): (c.text or "").strip() for c in reply} == {**client.values[(DEVICE, name)], **values}
+    header = session.expose()
+    assert (header["OBSERVER"], header.comments["OBSERVER"]) == ("Jane Doe", "who")
+    client.set(DEVICE, "FITS_HEADER", "Text", KEYWORD_NAME="OBSERVER", KEYWORD_VALUE="")
