@@ -12,7 +12,7 @@ as_root apt-get install -y -q --no-install-recommends indi-bin libusb-1.0-0 gcc 
 python3 -m pip install -q --upgrade "setuptools>=64" wheel "Cython>=3.0" "numpy>=1.24"
 python3 -m pip install -q --no-build-isolation -e .
 
-if python3 -c "import sys; from indi_qhy_py.discovery import discover; sys.exit(0 if discover()[0] else 1)"; then
+if python3 -c "import sys; from indi_qhy_py.usb.discovery import discover; sys.exit(0 if discover()[0] else 1)"; then
     emulate=""
     echo "A QHY camera is attached: using it."
 else

@@ -1,4 +1,4 @@
-"""Builds the Cython extension(s) in cython_ext/ into the indi_qhy_py package; metadata is in pyproject.toml."""
+"""Builds the Cython kernels in cython_ext/ into their layers of indi_qhy_py; metadata is in pyproject.toml."""
 
 from pathlib import Path
 
@@ -8,9 +8,12 @@ from setuptools import Extension, setup
 
 HERE = Path(__file__).parent
 
+#: Each kernel is built into the layer that uses it.
+LAYER = {"qhy_decode": "decode", "fits_pack": "output"}
+
 extensions = [
     Extension(
-        f"indi_qhy_py._{pyx.stem}",
+        f"indi_qhy_py.{LAYER[pyx.stem]}._{pyx.stem}",
         [str(pyx.relative_to(HERE))],
         include_dirs=[np.get_include(), str(HERE / "cython_ext")],
         depends=[str(h.relative_to(HERE)) for h in (HERE / "cython_ext").glob("*.h")],

@@ -11,7 +11,7 @@ import numpy as np
 from indi_qhy_py import protocol
 from indi_qhy_py.emulator import EmulatedCamera, EmulatorBackend, StarField
 from indi_qhy_py.models import CameraModel
-from indi_qhy_py.transport import Transport
+from indi_qhy_py.usb.transport import Transport
 
 
 def capture_raw(model: CameraModel, bits: int = 16) -> tuple[np.ndarray, int]:

@@ -12,11 +12,11 @@ import time
 import numpy as np
 
 from indi_qhy_py.camera import Camera, Exposure
-from indi_qhy_py.discovery import discover
 from indi_qhy_py.emulator import EmulatedCamera, EmulatorBackend
 from indi_qhy_py.models import QHY600M
 from indi_qhy_py.protocol import CameraState, Command
-from indi_qhy_py.transport import BULK_CHUNK
+from indi_qhy_py.usb.discovery import discover
+from indi_qhy_py.usb.transport import BULK_CHUNK
 
 RUNS = 5
 
@@ -46,14 +46,13 @@ def main() -> None:
         during_download.append(time.perf_counter() - start)
     # baseline: one chunk at the rated rate, through the same transport
     started_download(camera).abort(1.0)
-    transport = camera._require()
-    camera._command(Command.START)
-    while camera._read_status().state != CameraState.FRAME_READY:
+    camera.send(Command.START)
+    while camera.read_status().state != CameraState.FRAME_READY:
         time.sleep(0.001)
     scratch = np.empty(BULK_CHUNK, dtype=np.uint8)
-    transport.read_frame(scratch, BULK_CHUNK, 5000)  # first chunk includes waiting for the stream
+    camera.read_frame(scratch, BULK_CHUNK, 5000)  # first chunk includes waiting for the stream
     start = time.perf_counter()
-    transport.read_frame(scratch, BULK_CHUNK, 5000)
+    camera.read_frame(scratch, BULK_CHUNK, 5000)
     chunk_ms = (time.perf_counter() - start) * 1000
     camera.disconnect()
     exp_ms = [t * 1000 for t in during_exposure]

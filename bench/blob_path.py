@@ -16,11 +16,10 @@ import time
 import xml.etree.ElementTree as ET
 
 from indi_qhy_py.camera import Camera
-from indi_qhy_py.discovery import discover
-from indi_qhy_py.emulator import EmulatedCamera, EmulatorBackend, StarField
+from indi_qhy_py.emulator import emulated_backend
 from indi_qhy_py.indi.ccd import QhyCcd
 from indi_qhy_py.indi.wire import Writer
-from indi_qhy_py.models import QHY600M
+from indi_qhy_py.usb.discovery import discover
 
 RUNS = 5
 
@@ -35,13 +34,11 @@ def new(device: str, name: str, kind: str, element: str, value: str) -> ET.Eleme
 
 
 def main() -> int:
-    emulated = EmulatedCamera(QHY600M, rate_limit=False)
-    emulated.scene = StarField()
-    infos, _ = discover([EmulatorBackend([emulated])])
+    infos, _ = discover([emulated_backend("QHY600M", rate_limit=False)])
     driver_sink = sink()
     assert driver_sink.stdin is not None
     writer = Writer(driver_sink.stdin)
-    device = QhyCcd(Camera(infos[0]), writer, emulated=True)
+    device = QhyCcd(Camera(infos[0]), writer, stand_in=infos[0].stand_in)
     device.start()
     device.handle_new(new(device.name, "CONNECTION", "Switch", "CONNECT", "On"))
     deadline = time.monotonic() + 30
@@ -51,14 +48,14 @@ def main() -> int:
 
     driver_times = []
     for run in range(RUNS + 1):  # the first run is a warm-up (first touch of the 123 MB buffers)
-        device.last_delivery_s = float("nan")
+        device.delivery.last_delivery_s = float("nan")
         device.handle_new(new(device.name, "CCD_EXPOSURE", "Number", "CCD_EXPOSURE_VALUE", "0.001"))
-        while device.last_delivery_s != device.last_delivery_s:
+        while device.delivery.last_delivery_s != device.delivery.last_delivery_s:
             assert time.monotonic() < deadline + 60 * (run + 1), "no BLOB"
             time.sleep(0.002)
         if run:
-            driver_times.append(device.last_delivery_s)
-    fits_bytes = bytes(device.encoder._buffer[: device.encoder._buffer.size])
+            driver_times.append(device.delivery.last_delivery_s)
+    fits_bytes = bytes(device.delivery.encoder._buffer[: device.delivery.encoder._buffer.size])
     device.close()
     writer.close()
     driver_sink.stdin.close()

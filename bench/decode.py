@@ -13,8 +13,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import best_of, capture_raw
 
-from indi_qhy_py import decoder
-from indi_qhy_py.frame import DecodeRequest
+from indi_qhy_py.decode import decoder
+from indi_qhy_py.decode.frame import DecodeRequest
 from indi_qhy_py.models import QHY600M
 
 

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import best_of
 
 from indi_qhy_py.emulator.scene import StarField
-from indi_qhy_py.emulator.sensor import Exposure, SensorSimulator, noise_bank
+from indi_qhy_py.emulator.sensor import Integration, SensorSimulator, noise_bank
 from indi_qhy_py.models import QHY600M
 
 
@@ -25,7 +25,7 @@ def main() -> None:
     noise_bank()
     sensor = SensorSimulator(model, seed=3)
     out = np.empty(pixels * 2, dtype=np.uint8)
-    exposure = Exposure(30.0, 0, 30, 1, 16, 0, model.readout_height, -10.0)
+    exposure = Integration(30.0, 0, 30, 1, 16, 0, model.readout_height, -10.0)
     scene = StarField()
     frame_ms = best_of(lambda: sensor.render(out, exposure, scene), repeats=5) * 1000
     rng = np.random.default_rng(1)

@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from indi_qhy_py.indi.client import TcpClient
-from tests.hostile import CASES, MOUNT, WHEEL, HostileSession, flood, run_case, snooped
-from tests.indiserver_harness import driver_pids, start_server, stop_server
+from tests.e2e.conftest import driver_pids, start_server, stop_server
+from tests.e2e.hostile import CASES, MOUNT, WHEEL, HostileSession, flood, run_case, snooped
 
 ROUNDS = 3
 SIMULATOR = "CCD Simulator"

@@ -46,6 +46,18 @@ class FirmwareError(QhyError):
     """A firmware image is malformed, or uploading it failed."""
 
 
+class CameraBusyError(QhyError):
+    """The request needs the camera idle (an exposure or download is running)."""
+
+
+class ExposureFailed(QhyError):
+    """The exposure produced no usable frame; the message says why."""
+
+
+class ExposureAborted(QhyError):
+    """The exposure was aborted on request."""
+
+
 class UnsupportedError(QhyError):
     """The request is valid in general but not for this model (e.g. humidity on a QHY268C)."""
 

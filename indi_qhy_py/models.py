@@ -106,6 +106,12 @@ class FrameRatePoint:
     fps_8bit: float
 
 
+#: The set points the driver accepts for the TEC (C). ASSUMED: QHY's SDK range for these cameras; the sensor
+#: reaches only ambient minus ``cooling_delta_single_c`` whatever is asked.
+SETPOINT_MIN_C = -50.0
+SETPOINT_MAX_C = 40.0
+
+
 @dataclass(frozen=True)
 class CameraModel:
     """One orderable camera: family + mono/colour + variant."""

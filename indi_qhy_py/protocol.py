@@ -116,9 +116,32 @@ def decode_command(block: bytes) -> tuple[Command, dict[str, int]]:
     return command, dict(zip(layout.fields, values, strict=True))
 
 
+PWM_FULL = 255  # ASSUMED: TEC and heater PWM are one byte, 255 = full power
+
+
+def pwm_from_percent(percent: float) -> int:
+    """TEC or heater power in % as the PWM byte the camera takes."""
+    return round(max(0.0, min(100.0, percent)) * PWM_FULL / 100)
+
+
+def percent_from_pwm(pwm: int) -> float:
+    """A PWM byte from the status block as power in %."""
+    return pwm * 100 / PWM_FULL
+
+
 def temperature_to_adu(celsius: float) -> int:
     """ASSUMED sensor ADU scale for the AF command's ADU fields: 10 ADU per 0.1 C offset by 50 C."""
     return max(0, min(0xFFFF, round((celsius + 50.0) * 100.0)))
+
+
+def setpoint_decic(celsius: float) -> int:
+    """A set point as the AF command's ``target_decic`` field: tenths of a degree."""
+    return round(celsius * 10)
+
+
+def setpoint_celsius(fields: dict[str, int]) -> float:
+    """The set point an AF command asks for, in either unit it may use (``unit`` 0: 0.1 C, 1: ADU)."""
+    return fields["target_decic"] / 10.0 if fields["unit"] == 0 else fields["target_adu"] / 100.0 - 50.0
 
 
 # --- The 0xD2 status block (fields PUBLISHED as a list in the SDK header; offsets and encodings ASSUMED) ------------

@@ -8,6 +8,7 @@ and errno values), so the transport's error mapping is exercised exactly as on h
 from __future__ import annotations
 
 import errno
+import logging
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -17,14 +18,29 @@ import usb.backend
 import usb.core
 
 from .. import protocol
-from .camera import DeviceAbsent, EmulatedCamera, Stall, StreamTimeout
+from .commands import Stall
+from .device import DeviceAbsent, EmulatedCamera, StreamTimeout
+from .stand_in import StandIn
+
+log = logging.getLogger(__name__)
 
 # libusb-1.0 error codes, as pyusb's libusb1 backend reports them
 _LIBUSB_ERROR_NO_DEVICE = -4
 _LIBUSB_ERROR_BUSY = -6
 _LIBUSB_ERROR_TIMEOUT = -7
 _LIBUSB_ERROR_PIPE = -9
-_SPEED_SUPER = 4
+_SPEED_SUPER = 4  # libusb_speed: LIBUSB_SPEED_SUPER
+
+# USB 2.0/3.x chapter 9: descriptor types, standard requests, bmRequestType fields
+DT_DEVICE, DT_CONFIG, DT_STRING, DT_INTERFACE, DT_ENDPOINT = 1, 2, 3, 4, 5
+REQ_GET_DESCRIPTOR = 0x06
+TYPE_MASK, TYPE_STANDARD = 0x60, 0x00
+DIR_IN = 0x80
+CONFIG_BUS_POWERED = 0x80  # bmAttributes: bit 7 is always set
+EP_BULK = 0x02
+CLASS_VENDOR = 0xFF
+LANGID_EN_US = b"\x09\x04"
+DESCRIPTOR_LEN = {DT_DEVICE: 18, DT_CONFIG: 9, DT_INTERFACE: 9, DT_ENDPOINT: 7}
 
 
 @dataclass
@@ -74,6 +90,10 @@ class EmulatorBackend(usb.backend.IBackend):  # type: ignore[misc]
         self.cameras.append(camera)
         return camera
 
+    def stand_in(self, serial: str) -> StandIn | None:
+        """The scene and fault controls of the camera with ``serial`` (discovery hands them on)."""
+        return next((c.stand_in for c in self.cameras if c.serial == serial), None)
+
     # --- enumeration and descriptors ----------------------------------------------------------------------------
     def enumerate_devices(self) -> Iterator[_DeviceRef]:
         for camera in list(self.cameras):
@@ -83,7 +103,8 @@ class EmulatorBackend(usb.backend.IBackend):  # type: ignore[misc]
     def get_device_descriptor(self, dev: _DeviceRef) -> _Descriptor:
         cam = dev.camera
         return _Descriptor({
-            "bLength": 18, "bDescriptorType": 1, "bcdUSB": 0x0300, "bDeviceClass": 0, "bDeviceSubClass": 0,
+            "bLength": DESCRIPTOR_LEN[DT_DEVICE], "bDescriptorType": DT_DEVICE, "bcdUSB": 0x0300, "bDeviceClass": 0,
+            "bDeviceSubClass": 0,
             "bDeviceProtocol": 0, "bMaxPacketSize0": 9, "idVendor": protocol.VENDOR_ID,
             "idProduct": cam.model.loader_pid if cam.in_loader else cam.model.runtime_pid,
             "bcdDevice": 0x0100, "iManufacturer": 1, "iProduct": 2, "iSerialNumber": 3, "bNumConfigurations": 1,
@@ -94,21 +115,25 @@ class EmulatorBackend(usb.backend.IBackend):  # type: ignore[misc]
     def get_configuration_descriptor(self, dev: _DeviceRef, config: int) -> _Descriptor:
         if config != 0:
             raise IndexError(config)
-        return _Descriptor({"bLength": 9, "bDescriptorType": 2, "wTotalLength": 31, "bNumInterfaces": 1,
-                            "bConfigurationValue": 1, "iConfiguration": 0, "bmAttributes": 0x80, "bMaxPower": 50})
+        total = DESCRIPTOR_LEN[DT_CONFIG] + DESCRIPTOR_LEN[DT_INTERFACE] + 2 * DESCRIPTOR_LEN[DT_ENDPOINT]
+        return _Descriptor({"bLength": DESCRIPTOR_LEN[DT_CONFIG], "bDescriptorType": DT_CONFIG, "wTotalLength": total,
+                            "bNumInterfaces": 1, "bConfigurationValue": 1, "iConfiguration": 0,
+                            "bmAttributes": CONFIG_BUS_POWERED, "bMaxPower": 50})
 
     def get_interface_descriptor(self, dev: _DeviceRef, intf: int, alt: int, config: int) -> _Descriptor:
         if (intf, alt, config) != (0, 0, 0):
             raise IndexError(intf)
-        return _Descriptor({"bLength": 9, "bDescriptorType": 4, "bInterfaceNumber": 0, "bAlternateSetting": 0,
-                            "bNumEndpoints": 0 if dev.camera.in_loader else 1, "bInterfaceClass": 0xFF,
+        return _Descriptor({"bLength": DESCRIPTOR_LEN[DT_INTERFACE], "bDescriptorType": DT_INTERFACE,
+                            "bInterfaceNumber": 0, "bAlternateSetting": 0,
+                            "bNumEndpoints": 0 if dev.camera.in_loader else 1, "bInterfaceClass": CLASS_VENDOR,
                             "bInterfaceSubClass": 0, "bInterfaceProtocol": 0, "iInterface": 0})
 
     def get_endpoint_descriptor(self, dev: _DeviceRef, ep: int, intf: int, alt: int, config: int) -> _Descriptor:
         if ep != 0 or dev.camera.in_loader:
             raise IndexError(ep)
-        return _Descriptor({"bLength": 7, "bDescriptorType": 5, "bEndpointAddress": protocol.BULK_IN_ENDPOINT,
-                            "bmAttributes": 2, "wMaxPacketSize": protocol.MAX_PACKET_SUPERSPEED, "bInterval": 0,
+        return _Descriptor({"bLength": DESCRIPTOR_LEN[DT_ENDPOINT], "bDescriptorType": DT_ENDPOINT,
+                            "bEndpointAddress": protocol.BULK_IN_ENDPOINT, "bmAttributes": EP_BULK,
+                            "wMaxPacketSize": protocol.MAX_PACKET_SUPERSPEED, "bInterval": 0,
                             "bRefresh": 0, "bSynchAddress": 0})
 
     def _strings(self, cam: EmulatedCamera) -> dict[int, str]:
@@ -173,7 +198,9 @@ class EmulatorBackend(usb.backend.IBackend):  # type: ignore[misc]
         address, length = buff.buffer_info()
         cam = dev_handle.ref.camera
         try:
-            return cam.bulk_read(dev_handle.ref.generation, ep, address, length * buff.itemsize, timeout)
+            n = cam.bulk_read(dev_handle.ref.generation, ep, address, length * buff.itemsize, timeout)
+            log.debug("%s bulk IN 0x%02X: %d of %d bytes", cam.serial, ep, n, length * buff.itemsize)
+            return n
         except DeviceAbsent as err:
             raise _gone(err) from err
         except StreamTimeout as err:
@@ -186,11 +213,13 @@ class EmulatorBackend(usb.backend.IBackend):  # type: ignore[misc]
         cam = dev_handle.ref.camera
         generation = dev_handle.ref.generation
         try:
-            if bmRequestType & 0x60 == 0 and bRequest == 0x06:  # standard GET_DESCRIPTOR
+            if bmRequestType & TYPE_MASK == TYPE_STANDARD and bRequest == REQ_GET_DESCRIPTOR:
                 reply = self._get_descriptor(cam, generation, wValue)
-            elif bmRequestType & 0x80:
+            elif bmRequestType & DIR_IN:
                 reply = cam.control_in(generation, bRequest, wValue, wIndex, len(data) * data.itemsize)
             else:
+                log.debug("%s control OUT 0x%02X value 0x%04X index 0x%04X: %s", cam.serial, bRequest, wValue,
+                          wIndex, data.tobytes().hex())
                 return cam.control_out(generation, bRequest, wValue, wIndex, data.tobytes())
         except DeviceAbsent as err:
             raise _gone(err) from err
@@ -198,17 +227,19 @@ class EmulatorBackend(usb.backend.IBackend):  # type: ignore[misc]
             raise usb.core.USBError(f"Pipe error: {err}", _LIBUSB_ERROR_PIPE, errno.EPIPE) from err
         n = min(len(reply), len(data) * data.itemsize)
         data[:n] = type(data)(data.typecode, reply[:n])
+        log.debug("%s control IN 0x%02X value 0x%04X index 0x%04X: %s", cam.serial, bRequest, wValue, wIndex,
+                  bytes(reply[:n]).hex())
         return n
 
     def _get_descriptor(self, cam: EmulatedCamera, generation: int, wValue: int) -> bytes:
         cam.check(generation)
         kind, index = wValue >> 8, wValue & 0xFF
-        if kind != 3:
+        if kind != DT_STRING:
             raise Stall(f"descriptor type {kind} is read through the backend, not EP0")
         if index == 0:
-            return bytes([4, 3, 0x09, 0x04])  # English (US)
+            return bytes([2 + len(LANGID_EN_US), DT_STRING]) + LANGID_EN_US
         text = self._strings(cam).get(index)
         if text is None:
             raise Stall(f"no string descriptor {index}")
         encoded = text.encode("utf-16-le")
-        return bytes([2 + len(encoded), 3]) + encoded
+        return bytes([2 + len(encoded), DT_STRING]) + encoded

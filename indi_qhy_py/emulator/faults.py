@@ -17,7 +17,13 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import protocol
 
 STREAM_FAULTS = ("drop", "corrupt", "short", "stall", "zero_fill", "misalign")
 UNPLUG_WHEN = ("now", "exposure", "readout")
@@ -79,3 +85,87 @@ class FaultInjector:
     def pending(self, kind: str) -> bool:
         with self._lock:
             return any(f.kind == kind for f in self._pending)
+
+
+@dataclass
+class FaultSite:
+    """Where a stream fault strikes: the frame's buffer and stream, its record, and how to find a packet boundary."""
+
+    params: dict[str, float | int | str]
+    stream: Any  # the device's queued stream: segments, total, stall_at
+    record: Any  # the device's FrameRecord: damage is noted there
+    buf: np.ndarray
+    layout: protocol.FrameLayout
+    rng: np.random.Generator
+    readout_width: int
+
+    def packet_point(self, default_fraction: float) -> int:
+        """A packet boundary at ``params["at"]``, or at that fraction of the pixel data."""
+        pix0, pix1, packet = self.layout.pixel_offset, self.layout.trailer_offset, protocol.FRAME_ALIGN
+        at = int(self.params.get("at", int(pix0 + (pix1 - pix0) * default_fraction)))
+        return max(packet, at // packet * packet)
+
+
+def corrupt(at: FaultSite) -> None:
+    rng, layout = at.rng, at.layout
+    count = int(at.params.get("bytes", 8))
+    where = np.sort(rng.integers(layout.pixel_offset, layout.trailer_offset, count))
+    at.buf[where] ^= rng.integers(1, 256, count).astype(np.uint8)
+    at.record.damage["corrupt_offsets"] = where.tolist()
+
+
+def zero_fill(at: FaultSite) -> None:
+    layout = at.layout
+    row_bytes = at.readout_width * layout.bytes_per_pixel
+    first = int(at.params.get("row", layout.height // 3))
+    count = int(at.params.get("rows", max(1, layout.height // 20)))
+    first, count = min(first, layout.height - 1), min(count, layout.height - first)
+    pix0 = layout.pixel_offset
+    at.buf[pix0 + first * row_bytes : pix0 + (first + count) * row_bytes] = 0
+    at.record.damage["zero_rows"] = (first, count)
+
+
+def drop(at: FaultSite) -> None:
+    start = at.packet_point(0.4)
+    length = int(at.params.get("packets", 16)) * protocol.FRAME_ALIGN
+    whole = at.stream.segments[0]
+    at.stream.segments = [whole[:start], whole[start + length :]]
+    at.stream.total -= min(length, len(whole) - start)
+    at.record.damage["dropped"] = (start, length)
+
+
+def misalign(at: FaultSite) -> None:
+    garbage = at.rng.integers(0, 256, int(at.params.get("bytes", 512)), dtype=np.uint8)
+    at.stream.segments.insert(0, garbage)
+    at.stream.total += len(garbage)
+    at.record.damage["leading_bytes"] = len(garbage)
+
+
+def short(at: FaultSite) -> None:
+    end = at.packet_point(0.5)
+    segments = at.stream.segments
+    at.stream.segments = [np.concatenate(segments)[:end]] if len(segments) > 1 else [segments[0][:end]]
+    at.stream.total = end
+    at.record.damage["ends_at"] = end
+
+
+def stall(at: FaultSite) -> None:
+    at.stream.stall_at = at.packet_point(0.5)
+    at.record.damage["stalls_at"] = at.stream.stall_at
+
+
+#: How each stream fault damages the frame about to be sent.
+STREAM_DAMAGE: dict[str, Callable[[FaultSite], None]] = {
+    "corrupt": corrupt,
+    "zero_fill": zero_fill,
+    "drop": drop,
+    "misalign": misalign,
+    "short": short,
+    "stall": stall,
+}
+
+
+def damage(fault: Fault, site: FaultSite) -> None:
+    """Apply one stream fault to the frame about to be sent, and note it in the frame's record."""
+    site.record.faults.append(fault.kind)
+    STREAM_DAMAGE[fault.kind](site)

@@ -40,7 +40,7 @@ def pedestal_adu(offset: int) -> float:
 
 
 @dataclass(frozen=True)
-class Exposure:
+class Integration:
     """Everything the sensor needs to know about one frame."""
 
     exposure_s: float
@@ -98,7 +98,7 @@ class SensorSimulator:
         table = np.array([[CFA_RESPONSE["R"], CFA_RESPONSE["G"]], [CFA_RESPONSE["G"], CFA_RESPONSE["B"]]])
         return table[ry, rx]
 
-    def _sparse(self, exp: Exposure, scene: Scene, light: float, dark: float
+    def _sparse(self, exp: Integration, scene: Scene, light: float, dark: float
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rows, columns and total mean electrons of every pixel that differs from its region's uniform level."""
         model, eff = self.model, self.model.effective
@@ -120,7 +120,7 @@ class SensorSimulator:
         keep = (rows_u >= exp.roi_y) & (rows_u < exp.roi_y + exp.roi_height)
         return rows_u[keep], cols_u[keep], mean_e[keep]
 
-    def render(self, out: np.ndarray, exp: Exposure, scene: Scene) -> Truth:
+    def render(self, out: np.ndarray, exp: Integration, scene: Scene) -> Truth:
         """Write the frame's pixel bytes (big-endian 16-bit or 8-bit, as the protocol says) into ``out``."""
         model, eff = self.model, self.model.effective
         width = model.readout_width

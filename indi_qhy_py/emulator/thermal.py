@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 import threading
 
+from ..protocol import PWM_FULL
+
 TAU_SENSOR_S = 75.0
 TAU_WINDOW_S = 120.0
 HEATER_RISE_C = 45.0
@@ -30,7 +32,7 @@ class ThermalModel:
         self.humidity_base = humidity_base
         self.sensor_c = ambient_c
         self.window_c = ambient_c
-        self.pwm = 0.0  # 0-255
+        self.pwm = 0.0  # 0..PWM_FULL
         self.auto = False
         self.target_c = 0.0
         self.heater_pwm = 0
@@ -51,12 +53,12 @@ class ThermalModel:
     def set_manual(self, now: float, pwm: int) -> None:
         with self._lock:
             self._advance(now)
-            self.auto, self.pwm, self._integral = False, float(max(0, min(255, pwm))), 0.0
+            self.auto, self.pwm, self._integral = False, float(max(0, min(PWM_FULL, pwm))), 0.0
 
     def set_heater(self, now: float, pwm: int) -> None:
         with self._lock:
             self._advance(now)
-            self.heater_pwm = max(0, min(255, pwm))
+            self.heater_pwm = max(0, min(PWM_FULL, pwm))
 
     def set_powered(self, now: float, powered: bool) -> None:
         """12 V off: the TEC and heater stop, regulation is forgotten."""
@@ -81,11 +83,11 @@ class ThermalModel:
                 error = self.sensor_c - self.target_c
                 candidate = self._integral + KI * error * dt
                 raw = KP * error + candidate
-                if 0.0 <= raw <= 255.0:  # anti-windup: integrate only while not saturated
+                if 0.0 <= raw <= PWM_FULL:  # anti-windup: integrate only while not saturated
                     self._integral = candidate
-                self.pwm = max(0.0, min(255.0, KP * error + self._integral))
-            equilibrium = self.ambient_c - self.max_delta_c * self.pwm / 255.0
+                self.pwm = max(0.0, min(float(PWM_FULL), KP * error + self._integral))
+            equilibrium = self.ambient_c - self.max_delta_c * self.pwm / PWM_FULL
             self.sensor_c += (equilibrium - self.sensor_c) * (1.0 - math.exp(-dt / TAU_SENSOR_S))
-            window_eq = self.ambient_c + HEATER_RISE_C * self.heater_pwm / 255.0
+            window_eq = self.ambient_c + HEATER_RISE_C * self.heater_pwm / PWM_FULL
             self.window_c += (window_eq - self.window_c) * (1.0 - math.exp(-dt / TAU_WINDOW_S))
             self._time += dt

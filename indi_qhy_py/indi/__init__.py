@@ -1,1 +1,2 @@
-"""The project's own small INDI layer: wire format, properties, and the driver process (in progress)."""
+"""The INDI layer: wire format, properties, devices, the QHY camera as an INDI CCD, the driver process that
+indiserver runs, and a small client (used by the capture tool, tests and benchmarks)."""

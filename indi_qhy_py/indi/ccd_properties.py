@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from .. import __version__
-from ..models import CameraModel
+from ..models import SETPOINT_MAX_C, SETPOINT_MIN_C, CameraModel
 from .properties import Blob, Number, Rule, Switch, Text, Vector, blobs, numbers, switches, texts
 from .snoop import DEFAULT_ACTIVE
 
@@ -23,17 +23,17 @@ FAULTS_GROUP = "Fault Injection"
 #: Faults an emulated camera can be told to have, so users rehearse how their automation copes (as INDI's
 #: simulators offer CCD_SIMULATE_CRASH). The emulator models a pulled cable and a 12 V cut alike: the camera
 #: leaves the bus and returns, after the down time, at its power-on defaults.
-SIMULATED_FAULTS = {
-    "UNPLUG": "Unplug the cable now",
-    "POWER_CYCLE": "12 V power cycle now",
-    "POWER_CYCLE_IN_EXPOSURE": "12 V cut midway through the next exposure",
-    "POWER_CYCLE_IN_DOWNLOAD": "12 V cut midway through the next download",
-    "DROP_PACKETS": "Lose USB packets in the next frame(s)",
-    "CORRUPT_FRAME": "Flip bytes in the next frame(s)",
-    "ZERO_ROWS": "Zero-filled rows in the next frame(s)",
-    "SHORT_FRAME": "End the next frame(s) early",
-    "STALL_TRANSFER": "Stall the next frame's transfer",
-    "MISALIGN_FRAME": "Stale bytes before the next frame(s)",
+SIMULATED_FAULTS = {  # element -> (label, the emulator's name for it)
+    "UNPLUG": ("Unplug the cable now", "unplug"),
+    "POWER_CYCLE": ("12 V power cycle now", "power_cycle"),
+    "POWER_CYCLE_IN_EXPOSURE": ("12 V cut midway through the next exposure", "power_cycle_in_exposure"),
+    "POWER_CYCLE_IN_DOWNLOAD": ("12 V cut midway through the next download", "power_cycle_in_download"),
+    "DROP_PACKETS": ("Lose USB packets in the next frame(s)", "drop"),
+    "CORRUPT_FRAME": ("Flip bytes in the next frame(s)", "corrupt"),
+    "ZERO_ROWS": ("Zero-filled rows in the next frame(s)", "zero_fill"),
+    "SHORT_FRAME": ("End the next frame(s) early", "short"),
+    "STALL_TRANSFER": ("Stall the next frame's transfer", "stall"),
+    "MISALIGN_FRAME": ("Stale bytes before the next frame(s)", "misalign"),
 }
 FRAME_TYPES = ("FRAME_LIGHT", "FRAME_BIAS", "FRAME_DARK", "FRAME_FLAT")
 BIT_DEPTHS = {"BITS_8": "8-bit", "BITS_16": "16-bit", "BITS_32": "32-bit binned sums"}
@@ -98,7 +98,8 @@ def build(device: str, model: CameraModel, emulated: bool, upload_dir: str) -> d
                  [Switch("INDI_ENABLED", "Enabled"), Switch("INDI_DISABLED", "Disabled", True)]),
         blobs(d, "CCD1", "Image Data", "Image", [Blob("CCD1", "Image")]),
         numbers(d, "CCD_TEMPERATURE", "Temperature", MAIN,
-                [Number("CCD_TEMPERATURE_VALUE", "Temperature (C)", 20, -50, 40, 0.1, "%.2f")], saved=False),
+                [Number("CCD_TEMPERATURE_VALUE", "Temperature (C)", 20, SETPOINT_MIN_C, SETPOINT_MAX_C, 0.1,
+                        "%.2f")], saved=False),
         numbers(d, "CCD_TEMP_RAMP", "Temp. Ramp", COOLING,
                 [Number("RAMP_SLOPE", "Max. dT (C/min)", 3, 0, 30, 0.5, "%.1f"),
                  Number("RAMP_THRESHOLD", "Threshold (C)", 0.2, 0.1, 2, 0.1, "%.1f")]),
@@ -150,7 +151,7 @@ def build(device: str, model: CameraModel, emulated: bool, upload_dir: str) -> d
     ]
     if emulated:
         vectors.append(switches(d, "SIMULATE_FAULT", "Inject fault", FAULTS_GROUP,
-                                [Switch(name, label) for name, label in SIMULATED_FAULTS.items()],
+                                [Switch(name, label) for name, (label, _) in SIMULATED_FAULTS.items()],
                                 rule=Rule.AT_MOST_ONE, saved=False))
         vectors.append(numbers(d, "SIMULATE_FAULT_SETTINGS", "Fault settings", FAULTS_GROUP,
                                [Number("DOWN_S", "Off the bus for (s)", 3, 0.1, 3600, 0.1, "%.1f"),

@@ -1,9 +1,10 @@
 """An INDI device: its properties, their definition and deletion, and the handling of a client's new values.
 
-A property's handler is the device's ``_on_<name>`` method (``_on_ccd_gain`` for CCD_GAIN); a property
-without one cannot be changed by clients. Every ``new*Vector`` gets exactly one reply: the handler's own
-``update`` (Ok or Busy), or, when the values are invalid or the handler raises, the property re-sent unchanged with
-state Alert and a message naming the problem. No exception from a handler escapes into the message loop.
+A property's handler is the ``_on_<name>`` method (``_on_ccd_gain`` for CCD_GAIN) of the device or of one of
+its ``parts`` (a device split by job); a property without one cannot be changed by clients. Every
+``new*Vector`` gets exactly one reply: the handler's own ``update`` (Ok or Busy), or, when the values are
+invalid or the handler raises, the property re-sent unchanged with state Alert and a message naming the problem.
+No exception from a handler escapes into the message loop.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Device:
         self.props: dict[str, Vector] = {}  # defined now, in definition order
         self.lock = threading.RLock()
         self.debug = False
+        self.parts: list[object] = []  # objects that also handle properties (``_on_<name>``), each with one job
 
     # --- defining and updating ---------------------------------------------------------------------------------
     def define(self, vector: Vector, announce: bool = True) -> None:
@@ -90,7 +92,7 @@ class Device:
                 self.log("ERROR", f"{message.tag} for unknown property {name!r}; this device has: "
                                   f"{', '.join(self.props)}")
                 return False
-            handler: Handler | None = getattr(self, f"_on_{name.lower()}", None)
+            handler = self.handler(name)
             try:
                 values = vector.parse_new(message)
                 if handler is None:
@@ -105,6 +107,11 @@ class Device:
                 self.update(vector, State.ALERT, f"internal error handling {name}: {err!r}")
                 self.log("ERROR", f"internal error handling {name}: {traceback.format_exc(limit=3)}")
             return False
+
+    def handler(self, name: str) -> Handler | None:
+        """The ``_on_<name>`` method of this device or of one of its parts."""
+        method = f"_on_{name.lower()}"
+        return next((getattr(owner, method) for owner in (self, *self.parts) if hasattr(owner, method)), None)
 
     def snoop(self, message: ET.Element) -> None:
         """Traffic from another device this one asked to snoop; subclasses use it."""

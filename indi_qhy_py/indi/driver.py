@@ -7,7 +7,8 @@ address) later are found by a periodic rescan, so indiserver never needs a resta
 Environment: ``INDI_QHY_EMULATE=QHY600M,QHY268C`` serves emulated cameras as well; ``INDI_QHY_EMULATE_RATE=off``
 lets them stream as fast as the host can (for benchmarks); ``INDI_QHY_FIRMWARE_DIR`` is where QHY's firmware images
 are for cameras still in their boot loader; ``INDI_QHY_RESCAN_S`` is the hot-plug scan interval (0: off);
-``INDI_QHY_CONFIG_DIR`` replaces ``~/.indi`` for saved settings.
+``INDI_QHY_CONFIG_DIR`` replaces ``~/.indi`` for saved settings; ``INDI_QHY_UPLOAD_ROOT`` is the directory
+frames saved on this machine must stay under.
 """
 
 from __future__ import annotations
@@ -19,14 +20,13 @@ import stat
 import sys
 import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..camera import Camera
-from ..discovery import discover
-from ..emulator import Dark, EmulatedCamera, EmulatedClock, EmulatorBackend, FlatField, StarField
-from ..models import model_by_name
+from ..usb.discovery import backends as discovery_backends
+from ..usb.discovery import discover
 from .ccd import QhyCcd
 from .properties import message_xml
 from .wire import TOP_LEVEL_TAGS, MessageSplitter, WireError, Writer
@@ -40,53 +40,14 @@ _NEW_TAGS = {t for t in TOP_LEVEL_TAGS if t.startswith("new")}  # a client's req
 _SNOOPED_TAGS = {t for t in TOP_LEVEL_TAGS if t.startswith(("def", "set", "del", "message"))}  # another driver's
 
 
-def emulated_cameras(spec: str, rate_limit: bool = True) -> list[EmulatedCamera]:
-    """Cameras for ``INDI_QHY_EMULATE``: a comma-separated list of model names (raises KeyError on a bad one)."""
-    clock = EmulatedClock()
-    cameras = []
-    for seed, name in enumerate((n for n in spec.split(",") if n.strip()), start=1):
-        camera = EmulatedCamera(model_by_name(name), clock=clock, seed=seed, rate_limit=rate_limit)
-        camera.scene = StarField()
-        cameras.append(camera)
-    return cameras
-
-
-def scene_for(emulated: EmulatedCamera) -> Any:
-    """What an emulated camera sees for each frame type: sky for lights, a flat panel, a capped scope for darks."""
-    flat_rate = 0.5 * emulated.model.read_modes[0].full_well_e(0) / 2.0  # half full at a 2 s flat (ASSUMED)
-
-    def choose(frame_type: str) -> None:
-        emulated.scene = {"FRAME_LIGHT": StarField(), "FRAME_FLAT": FlatField(flat_rate)}.get(frame_type, Dark())
-    return choose
-
-
-#: SIMULATE_FAULT element -> the emulator's stream fault it arms.
-_STREAM_FAULTS = {"DROP_PACKETS": "drop", "CORRUPT_FRAME": "corrupt", "ZERO_ROWS": "zero_fill", "SHORT_FRAME": "short",
-                  "STALL_TRANSFER": "stall", "MISALIGN_FRAME": "misalign"}
-_UNPLUG_POINTS = {"POWER_CYCLE_IN_EXPOSURE": "exposure", "POWER_CYCLE_IN_DOWNLOAD": "readout"}
-
-
-def fault_injector(emulated: EmulatedCamera) -> Callable[[str, int, float], None]:
-    """What SIMULATE_FAULT does to one emulated camera."""
-    def inject(fault: str, frames: int, down_s: float) -> None:
-        if fault in ("UNPLUG", "POWER_CYCLE"):
-            emulated.unplug(down_s)
-        elif fault in _UNPLUG_POINTS:
-            emulated.faults.inject("unplug", when=_UNPLUG_POINTS[fault], down_s=down_s)
-        else:
-            emulated.faults.inject(_STREAM_FAULTS[fault], frames=frames)
-    return inject
-
-
 class Driver:
     """The message loop and the set of devices."""
 
     def __init__(self, writer: Writer, backends: Sequence[Any] = (None,), firmware_dir: Path | None = None,
-                 emulated: Sequence[EmulatedCamera] = (), rescan_s: float = 5.0) -> None:
+                 rescan_s: float = 5.0) -> None:
         self.writer = writer
         self.backends = list(backends)
         self.firmware_dir = firmware_dir
-        self.emulated = {c.serial: c for c in emulated}
         self.rescan_s = rescan_s
         self.devices: dict[str, QhyCcd] = {}
         self._lock = threading.Lock()
@@ -107,16 +68,13 @@ class Driver:
             with self._lock:
                 if info.id in self.devices:
                     continue
-                emulated = self.emulated.get(info.serial) if isinstance(info.backend, EmulatorBackend) else None
                 camera = Camera(info, firmware_dir=self.firmware_dir)
-                device = QhyCcd(camera, self.writer, emulated=emulated is not None,
-                                on_frame_type=scene_for(emulated) if emulated is not None else None,
-                                inject_fault=fault_injector(emulated) if emulated is not None else None)
+                device = QhyCcd(camera, self.writer, stand_in=info.stand_in)
                 # registered before its definitions go out (a client may answer them at once), and both under the
                 # lock, so a getProperties sees the device whole or not at all
                 self.devices[info.id] = device
                 device.start(announce=self._announced)
-            kind = "emulated" if emulated is not None else "attached"
+            kind = "emulated" if info.stand_in is not None else "attached"
             self.message(f"[INFO] {kind} camera {info.id} is available", info.id)
         if not self.devices and not self._said_none:
             self._said_none = True
@@ -213,19 +171,18 @@ def main(argv: list[str] | None = None) -> int:
     out = os.fdopen(sys.stdout.fileno(), "wb", buffering=0, closefd=False)
     writer = Writer(out, shared_memory_channel(sys.stdout.fileno()))
     sys.stdout = sys.stderr  # nothing else may write INDI's channel; stray prints go to indiserver's log
-    spec = os.environ.get(ENV_EMULATE, "")
     try:
-        emulated = emulated_cameras(spec, rate_limit=os.environ.get(ENV_EMULATE_RATE, "on").lower() != "off")
+        backends = discovery_backends(os.environ.get(ENV_EMULATE, ""),
+                                      rate_limit=os.environ.get(ENV_EMULATE_RATE, "on").lower() != "off")
     except KeyError as err:
         writer.send(message_xml(f"[ERROR] {ENV_EMULATE}: {err}"))
-        emulated = []
-    backends: list[Any] = [None] + ([EmulatorBackend(emulated)] if emulated else [])
+        backends = discovery_backends("")
     firmware = os.environ.get(ENV_FIRMWARE)
     try:
         rescan = float(os.environ.get(ENV_RESCAN, "5"))
     except ValueError:
         rescan = 5.0
-    driver = Driver(writer, backends, Path(firmware) if firmware else None, emulated, rescan)
+    driver = Driver(writer, backends, Path(firmware) if firmware else None, rescan)
     return driver.serve(sys.stdin.fileno())
 
 

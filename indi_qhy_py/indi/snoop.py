@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import replace
 
-from ..fits_header import Snooped
+from ..output.fits_header import Snooped
 from .properties import parse_number
 
 #: ACTIVE_DEVICES element -> the properties INDI::CCD snoops on that device.

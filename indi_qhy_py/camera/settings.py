@@ -1,0 +1,115 @@
+"""What a user sets on a camera, how it is checked, and the frame geometry it implies.
+
+Pure functions of the camera table and the settings: the camera layer re-applies settings after every
+re-initialisation, the exposure asks for the decode request of the frame it reads, the INDI device shows the
+image size, and none of them repeat the arithmetic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from ..decode.frame import DecodeRequest, FrameMeta
+from ..models import CameraModel, Rect
+
+
+@dataclass
+class CameraSettings:
+    """Everything the user sets; the camera layer re-applies all of it after any re-initialisation.
+
+    ``roi`` is in unbinned pixels of the delivered image: the effective area, or the full readout when
+    ``include_overscan`` is set. None means the whole image.
+    """
+
+    gain: int = 0
+    offset: int = 30
+    read_mode: int = 0
+    usb_traffic: int = 30
+    ddr: bool = True
+    bits: int = 16
+    binning: int = 1
+    average_binning: bool = False
+    include_overscan: bool = False
+    roi: Rect | None = None
+    heater_percent: int = 0
+
+
+@dataclass
+class Stats:
+    frames_captured: int = 0
+    frames_retried: int = 0
+    frames_failed: int = 0
+    frames_lost: int = 0  # sequence gaps: frames the camera made that never arrived
+    usb_errors: int = 0
+    reconnects: int = 0
+
+
+@dataclass
+class CapturedFrame:
+    pixels: np.ndarray
+    meta: FrameMeta
+    started_utc: datetime
+    exposure_s: float
+    settings: CameraSettings
+    temperature_c: float
+    attempts: int
+    downloaded_at: float = 0.0  # time.monotonic() when the last byte arrived (for delivery timing)
+
+
+def validate(model: CameraModel, s: CameraSettings) -> None:
+    """Raise ValueError naming the setting and its allowed range."""
+    try:
+        mode = model.read_mode(s.read_mode)
+    except KeyError as err:
+        raise ValueError(str(err.args[0])) from err
+
+    def check(name: str, value: int, low: int, high: int) -> None:
+        if not low <= value <= high:
+            raise ValueError(f"{name} {value} is out of range {low}..{high}"
+                             + (f" in read mode {mode.name}" if name == "gain" else ""))
+
+    check("gain", s.gain, 0, mode.gain_max)
+    check("offset", s.offset, 0, model.offset_max)
+    check("USB traffic", s.usb_traffic, 0, model.usb_traffic_max)
+    check("binning", s.binning, 1, max(model.binnings))
+    check("heater", s.heater_percent, 0, 100)
+    if s.bits not in model.bit_depths:
+        raise ValueError(f"bit depth {s.bits} is not one of {model.bit_depths}")
+    if s.roi is not None:
+        width, height = image_size(model, s)
+        r = s.roi
+        if r.x < 0 or r.y < 0 or r.width < s.binning or r.height < s.binning or r.x_end > width or r.y_end > height:
+            raise ValueError(f"ROI {r.x},{r.y} {r.width}x{r.height} must lie within 0,0 {width}x{height} "
+                             f"and be at least {s.binning} pixels a side")
+
+
+def image_size(model: CameraModel, s: CameraSettings) -> tuple[int, int]:
+    """Unbinned width and height of the whole delivered image (effective area, or full readout)."""
+    if s.include_overscan:
+        return model.readout_width, model.readout_height
+    return model.effective.width, model.effective.height
+
+
+def _origin(model: CameraModel, s: CameraSettings) -> tuple[int, int]:
+    return (0, 0) if s.include_overscan else (model.effective.x, model.effective.y)
+
+
+def readout_rows(model: CameraModel, s: CameraSettings) -> tuple[int, int]:
+    """First sensor row and row count the camera must read for ``s``."""
+    _, oy = _origin(model, s)
+    width, height = image_size(model, s)
+    roi = s.roi or Rect(0, 0, width, height)
+    return oy + roi.y, roi.height
+
+
+def decode_request(model: CameraModel, s: CameraSettings, expected_sequence: int | None) -> DecodeRequest:
+    ox, _ = _origin(model, s)
+    width, height = image_size(model, s)
+    roi = s.roi or Rect(0, 0, width, height)
+    y, rows = readout_rows(model, s)
+    return DecodeRequest.for_model(model, bits=s.bits, roi_y=y, rows=rows, x=ox + roi.x, width=roi.width,
+                                   full=s.include_overscan, binning=s.binning, average=s.average_binning,
+                                   expected_sequence=expected_sequence)

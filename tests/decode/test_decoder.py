@@ -1,0 +1,225 @@
+"""The frame decoder: the Cython kernel equals the numpy reference exactly, damage is always caught."""
+
+from __future__ import annotations
+
+import functools
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from indi_qhy_py import protocol
+from indi_qhy_py.decode import decoder
+from indi_qhy_py.decode import reference as decode_reference
+from indi_qhy_py.decode.frame import DecodeRequest, Verdict
+from indi_qhy_py.emulator import FlatField, StarField
+from indi_qhy_py.models import ALL_MODELS, QHY268C, QHY268M, QHY600C, QHY600M, QHY600M_PRO, CameraModel
+from indi_qhy_py.protocol import Command
+from tests.conftest import expose, make_rig, send
+
+pytestmark = [pytest.mark.emulated,
+              pytest.mark.skipif(decoder.CYTHON_KERNEL is None, reason="Cython decoder not built")]
+KERNELS = {"cython": decoder.CYTHON_KERNEL, "reference": decode_reference.pixel_pass}
+
+
+@functools.lru_cache(maxsize=64)
+def stream(model: CameraModel, bits: int = 16, mode: int = 1, roi_y: int = 0, rows: int = 40,
+           scene: str = "stars") -> tuple[np.ndarray, int, object]:
+    """A seeded frame from the emulator, as read by the real transport; also the camera's record of it."""
+    rig = make_rig(model)
+    cam = rig.cameras[0]
+    cam.scene = StarField(stars=3000, brightest_e_per_s=5e5) if scene == "stars" else FlatField(9e4)
+    transport = rig.open()
+    send(transport, Command.READ_MODE, mode=mode)
+    send(transport, Command.GAIN, gain=30)
+    raw, received = expose(transport, model, exposure_s=0.5, bits=bits, roi_y=roi_y, rows=rows)
+    rig.close()
+    raw.flags.writeable = False
+    return raw, received, cam.last_frame
+
+
+def both(raw: np.ndarray, received: int, request: DecodeRequest):
+    a = decoder.decode(raw, received, request, kernel=KERNELS["cython"])
+    b = decoder.decode(raw, received, request, kernel=KERNELS["reference"])
+    return a, b
+
+
+def assert_same(a, b) -> None:
+    assert a.pixels.dtype == b.pixels.dtype and a.pixels.flags.c_contiguous
+    np.testing.assert_array_equal(a.pixels, b.pixels)
+    np.testing.assert_array_equal(a.meta.ob_row_means, b.meta.ob_row_means)
+    ma, mb = dict(vars(a.meta)), dict(vars(b.meta))
+    ma.pop("ob_row_means"), mb.pop("ob_row_means")
+    nan_free = {k: ("nan" if isinstance(v, float) and np.isnan(v) else v) for k, v in ma.items()}
+    assert nan_free == {k: ("nan" if isinstance(v, float) and np.isnan(v) else v) for k, v in mb.items()}
+
+
+MAIN = [QHY268M, QHY268C, QHY600M, QHY600C, QHY600M_PRO]
+
+
+@pytest.mark.parametrize(("model", "bits", "mode"), list(itertools.product(MAIN, (8, 16), (0, 1, 2, 3))),
+                         ids=lambda v: getattr(v, "name", str(v)))
+def test_kernels_agree_for_every_model_depth_and_mode(model: CameraModel, bits: int, mode: int) -> None:
+    roi_y = model.readout_height - 60  # the ROI crosses into the overscan
+    raw, received, record = stream(model, bits, mode, roi_y, 60)
+    request = DecodeRequest.for_model(model, bits=bits, roi_y=roi_y, rows=60, expected_sequence=0)
+    a, b = both(raw, received, request)
+    assert a.meta.good, a.meta.damage
+    assert_same(a, b)
+    assert a.meta.checksum_actual == record.checksum and a.meta.sequence == record.sequence
+
+
+@pytest.mark.parametrize("binning", [1, 2, 3, 4])
+@pytest.mark.parametrize("average", [False, True])
+@pytest.mark.parametrize("full", [False, True])
+@pytest.mark.parametrize("bits", [8, 16])
+def test_kernels_agree_for_binning_cut_and_roi(binning: int, average: bool, full: bool, bits: int) -> None:
+    raw, received, _ = stream(QHY268C, bits, 1, 1001, 37)  # odd start row and odd height
+    request = DecodeRequest.for_model(QHY268C, bits=bits, roi_y=1001, rows=37, x=333, width=1001,
+                                      full=full, binning=binning, average=average)
+    a, b = both(raw, received, request)
+    assert a.meta.good
+    assert_same(a, b)
+    expected = np.uint32 if binning > 1 and not average else (np.uint16 if bits == 16 else np.uint8)
+    assert a.pixels.dtype == expected and a.pixels.shape == (37 // binning, 1001 // binning)
+
+
+def test_binned_sums_keep_every_bit_and_averages_round() -> None:
+    raw, received, _ = stream(QHY600M, 16, 1, 0, 40, "flat")
+    one = decoder.decode(raw, received, DecodeRequest.for_model(QHY600M, rows=40, full=True)).pixels
+    for b in (2, 3, 4):
+        summed = decoder.decode(raw, received, DecodeRequest.for_model(QHY600M, rows=40, full=True,
+                                                                        binning=b)).pixels
+        h, w = summed.shape
+        direct = one[: h * b, : w * b].reshape(h, b, w, b).sum(axis=(1, 3), dtype=np.uint64)
+        np.testing.assert_array_equal(summed, direct)
+        assert summed.max() > 65535  # more than 16 bits: nothing was clipped
+        avg = decoder.decode(raw, received, DecodeRequest.for_model(QHY600M, rows=40, full=True, binning=b,
+                                                                    average=True)).pixels
+        np.testing.assert_array_equal(avg, (direct + b * b // 2) // (b * b))
+
+
+def test_output_array_is_filled_in_place() -> None:
+    raw, received, _ = stream(QHY268M)
+    request = DecodeRequest.for_model(QHY268M, rows=40)
+    out = decoder.allocate_output(request)
+    frame = decoder.decode(raw, received, request, out)
+    assert frame.pixels is out
+    with pytest.raises(ValueError, match="C-contiguous uint16"):
+        decoder.decode(raw, received, request, np.empty((3, 3), np.uint16))
+
+
+def test_metadata_matches_the_emulators_ground_truth() -> None:
+    model = QHY600M
+    roi_y = model.readout_height - 100
+    raw, received, record = stream(model, 16, 1, roi_y, 100)
+    full = decoder.decode(raw, received, DecodeRequest.for_model(model, roi_y=roi_y, rows=100, full=True))
+    meta = decoder.decode(raw, received, DecodeRequest.for_model(model, roi_y=roi_y, rows=100)).meta
+    img = full.pixels.astype(np.float64)
+    light_rows = model.effective.y_end - roi_y
+    ob = img[:light_rows, : model.optical_black.width]
+    overscan = img[light_rows:]
+    assert meta.ob_mean == pytest.approx(ob.mean()) and meta.ob_std == pytest.approx(ob.std())
+    assert meta.ob_median == np.median(ob)
+    np.testing.assert_allclose(meta.ob_row_means, ob.mean(axis=1))
+    assert meta.overscan_mean == pytest.approx(overscan.mean()) and meta.overscan_std == pytest.approx(overscan.std())
+    assert meta.ob_mean == pytest.approx(record.truth.pedestal_adu, abs=1.0)
+    assert meta.overscan_std == pytest.approx(record.truth.read_noise_adu, rel=0.05)
+    eff = full.pixels[:light_rows, model.effective.x :]
+    assert meta.saturated == int((eff == 65535).sum())
+    assert meta.sequence == record.sequence and meta.checksum_expected == record.checksum
+    raw, received, _ = stream(model, 16, 1, roi_y, 100, "flat")  # 45 ke- at gain 30: past the ADC's range
+    flat = decoder.decode(raw, received, DecodeRequest.for_model(model, roi_y=roi_y, rows=100))
+    assert flat.meta.saturated == flat.pixels.size == int((flat.pixels == 65535).sum())
+
+
+FAULTS = [("drop", Verdict.MISALIGNED), ("corrupt", Verdict.CHECKSUM), ("short", Verdict.SHORT),
+          ("zero_fill", Verdict.ZERO_FILLED), ("misalign", Verdict.MISALIGNED), ("stall", Verdict.SHORT)]
+
+
+@pytest.mark.parametrize(("kind", "verdict"), FAULTS)
+@pytest.mark.parametrize("bits", [8, 16])
+def test_every_injected_fault_is_classified_by_both_kernels(kind: str, verdict: Verdict, bits: int) -> None:
+    rig = make_rig(QHY600M_PRO)
+    rig.cameras[0].faults.inject(kind)
+    raw, received = expose(rig.open(), QHY600M_PRO, bits=bits, rows=50, timeout_ms=300)
+    a, b = both(raw, received, DecodeRequest.for_model(QHY600M_PRO, bits=bits, rows=50))
+    assert a.meta.verdict is verdict and b.meta.verdict is verdict
+    assert_same(a, b)
+
+
+# --- fuzzing -----------------------------------------------------------------------------------------------------
+FUZZ_ROWS = 6
+
+
+@functools.lru_cache(maxsize=1)
+def fuzz_frame() -> tuple[bytes, DecodeRequest]:
+    raw, received, _ = stream(QHY600M_PRO, 16, 1, 500, FUZZ_ROWS)
+    request = DecodeRequest.for_model(QHY600M_PRO, roi_y=500, rows=FUZZ_ROWS, expected_sequence=0)
+    return bytes(raw[:received]), request
+
+
+def decode_all(data: bytearray | bytes, received: int, request: DecodeRequest):
+    raw = np.frombuffer(bytes(data), dtype=np.uint8).copy()
+    return [decoder.decode(raw, received, request, kernel=k) for k in KERNELS.values()]
+
+
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.integers(0, 10**9), st.integers(0, 7)), min_size=1, max_size=12))
+def test_bit_flips_in_the_payload_are_never_good(flips: list[tuple[int, int]]) -> None:
+    clean, request = fuzz_frame()
+    payload = request.layout.payload_len
+    data = bytearray(clean)
+    for position, bit in flips:
+        data[position % payload] ^= 1 << bit
+    if data == bytearray(clean):
+        return  # the flips cancelled each other: nothing is damaged
+    results = decode_all(data, len(data), request)
+    assert all(r.meta.verdict is not Verdict.GOOD for r in results)
+    assert results[0].meta.verdict is results[1].meta.verdict
+
+
+@FUZZ
+@given(st.integers(0, 10**9))
+def test_truncated_frames_are_never_good(cut: int) -> None:
+    clean, request = fuzz_frame()
+    received = cut % request.layout.payload_len
+    results = decode_all(clean, received, request)
+    assert all(r.meta.verdict in (Verdict.SHORT, Verdict.MISALIGNED) for r in results)
+    assert_same(*results)
+
+
+@FUZZ
+@given(st.binary(min_size=0, max_size=4000), st.integers(0, 10**9))
+def test_garbage_spliced_in_never_crashes_or_passes(garbage: bytes, where: int) -> None:
+    clean, request = fuzz_frame()
+    at = where % request.layout.payload_len
+    data = (clean[:at] + garbage + clean[at + len(garbage) :])[: len(clean)]
+    results = decode_all(data, len(data), request)
+    if data[: request.layout.payload_len] != clean[: request.layout.payload_len]:
+        assert all(r.meta.verdict is not Verdict.GOOD for r in results)
+    assert results[0].meta.verdict is results[1].meta.verdict
+
+
+@FUZZ
+@given(st.binary(min_size=0, max_size=200_000))
+def test_pure_garbage_never_crashes(data: bytes) -> None:
+    _, request = fuzz_frame()
+    for result in decode_all(data, len(data), request):
+        assert result.meta.verdict is not Verdict.GOOD
+
+
+def test_all_table_models_decode() -> None:
+    for model in ALL_MODELS:
+        raw, received, _ = stream(model, 16, 0, 0, 8)
+        assert decoder.decode(raw, received, DecodeRequest.for_model(model, rows=8)).meta.good
+
+
+def test_protocol_constants_are_what_the_decoder_uses() -> None:
+    raw, _received, record = stream(QHY268M)
+    assert bytes(raw[record.layout.trailer_offset : record.layout.trailer_offset + 4]) == protocol.TRAILER_MAGIC

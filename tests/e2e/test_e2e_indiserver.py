@@ -1,0 +1,163 @@
+"""End to end: Debian's indiserver starts indi_qhy_py_ccd on emulated cameras; real clients drive it.
+
+indiserver runs on loopback ports and its own ``-u`` socket; clients are indi_getprop/indi_setprop, pyindi-client
+and this project's raw-socket client. A second, chained indiserver reaches the first the way an observatory runs
+the camera on the telescope computer and the client elsewhere.
+"""
+
+from __future__ import annotations
+
+import io
+import queue
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from indi_qhy_py.indi.client import TcpClient, blob_payload
+from tests.e2e.conftest import NEEDS_INDISERVER, Server, eventually, getprop, setprop, start_server, stop_server
+
+pytestmark = [pytest.mark.emulated, NEEDS_INDISERVER]
+QHY600M = "QHY600M-600M000000000001"
+QHY268C = "QHY268C-268C000000000002"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("indiserver")
+    env = {"INDI_QHY_EMULATE": "QHY600M,QHY268C", "INDI_QHY_EMULATE_RATE": "off", "INDI_QHY_RESCAN_S": "0",
+           "INDI_QHY_CONFIG_DIR": str(tmp / "config")}
+    running = start_server(tmp, "indi_qhy_py_ccd", env=env)
+    yield running
+    stop_server(running)
+
+
+# --- scripting with indi_getprop / indi_setprop -----------------------------------------------------------------
+def test_getprop_sees_every_camera_by_its_scriptable_name(server: Server) -> None:
+    got = getprop(server.port, "*.DRIVER_INFO.DRIVER_EXEC")
+    assert got == {f"{QHY600M}.DRIVER_INFO.DRIVER_EXEC": "indi_qhy_py_ccd",
+                   f"{QHY268C}.DRIVER_INFO.DRIVER_EXEC": "indi_qhy_py_ccd"}
+
+
+def test_setprop_scripting_and_refusals(server: Server) -> None:
+    setprop(server.port, f"{QHY268C}.CONNECTION.CONNECT=On")
+    assert eventually(lambda: getprop(server.port, f"{QHY268C}.CONNECTION._STATE").get(
+        f"{QHY268C}.CONNECTION._STATE") == "Ok")
+    setprop(server.port, f"{QHY268C}.READ_MODE.HIGH_GAIN=On", f"{QHY268C}.CCD_GAIN.GAIN=56",
+            f"{QHY268C}.CCD_OFFSET.OFFSET=25")
+    got = eventually(lambda: (lambda g: g if g.get(f"{QHY268C}.CCD_OFFSET.OFFSET") == "25" else None)(
+        getprop(server.port, f"{QHY268C}.CCD_GAIN.GAIN", f"{QHY268C}.CCD_OFFSET.OFFSET", f"{QHY268C}.READ_MODE.*",
+                f"{QHY268C}.CCD_GAIN._STATE")))
+    assert got and got[f"{QHY268C}.CCD_GAIN.GAIN"] == "56" and got[f"{QHY268C}.READ_MODE.HIGH_GAIN"] == "On"
+    assert got[f"{QHY268C}.CCD_GAIN._STATE"] == "Ok"
+    setprop(server.port, f"{QHY268C}.CCD_GAIN.GAIN=500")  # exits 0 although refused: check the state
+    refused = eventually(lambda: getprop(server.port, f"{QHY268C}.CCD_GAIN._STATE", f"{QHY268C}.CCD_GAIN.GAIN").get(
+        f"{QHY268C}.CCD_GAIN._STATE") == "Alert")
+    assert refused
+    assert getprop(server.port, f"{QHY268C}.CCD_GAIN.GAIN")[f"{QHY268C}.CCD_GAIN.GAIN"] == "56"
+
+
+# --- a full session with pyindi-client ---------------------------------------------------------------------------
+def test_pyindi_client_session(server: Server) -> None:
+    pyindi = pytest.importorskip("PyIndi")
+
+    class Client(pyindi.BaseClient):  # type: ignore[misc, name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.blobs: queue.Queue[tuple[bytes, str]] = queue.Queue()
+
+        def updateProperty(self, prop) -> None:  # type: ignore[no-untyped-def]  # PyIndi's callback name
+            if prop.getType() == pyindi.INDI_BLOB:
+                for blob in pyindi.PropertyBlob(prop):
+                    self.blobs.put((bytes(blob.getblobdata()), blob.getFormat()))
+
+    client = Client()
+    client.setServer("127.0.0.1", server.port)
+    assert client.connectServer()
+    try:
+        device = eventually(lambda: client.getDevice(QHY600M))
+        assert device and eventually(lambda: device.getSwitch("CONNECTION").isValid())
+        client.connectDevice(QHY600M)
+        assert eventually(lambda: device.getNumber("CCD_GAIN").isValid())
+        client.setBLOBMode(pyindi.B_ALSO, QHY600M, "CCD1")
+
+        def number(name: str, check_values: bool = True, **values: float) -> None:
+            prop = device.getNumber(name)
+            for key, value in values.items():
+                prop.findWidgetByName(key).setValue(value)
+            # setValue changed pyindi's local copy already: mark it Alert so only the driver's reply can clear it
+            prop.setState(pyindi.IPS_ALERT)
+            client.sendNewNumber(prop)
+            assert eventually(lambda: device.getNumber(name).getStateAsString() in ("Ok", "Busy")), name
+            if check_values:
+                assert all(abs(device.getNumber(name).findWidgetByName(k).getValue() - v) < 1e-6
+                           for k, v in values.items()), name
+
+        def switch(name: str, on: str) -> None:
+            prop = device.getSwitch(name)
+            prop.reset()
+            prop.findWidgetByName(on).setState(pyindi.ISS_ON)
+            client.sendNewSwitch(prop)
+            assert eventually(lambda: device.getSwitch(name).findWidgetByName(on).getStateAsString() == "On"), name
+
+        number("CCD_TEMPERATURE", check_values=False, CCD_TEMPERATURE_VALUE=-5)  # it shows the sensor's temperature
+        assert eventually(lambda: device.getSwitch("CCD_COOLER").findWidgetByName("COOLER_ON").getStateAsString()
+                          == "On")
+        switch("READ_MODE", "HIGH_GAIN")
+        number("CCD_GAIN", GAIN=56)
+        number("CCD_OFFSET", OFFSET=20)
+        number("CCD_FRAME", X=400, Y=300, WIDTH=240, HEIGHT=160)
+        number("CCD_BINNING", HOR_BIN=2, VER_BIN=2)
+        for frame_type in ("FRAME_LIGHT", "FRAME_BIAS", "FRAME_DARK", "FRAME_FLAT"):
+            switch("CCD_FRAME_TYPE", frame_type)
+            exposure = device.getNumber("CCD_EXPOSURE")
+            exposure[0].setValue(0.05)
+            client.sendNewNumber(exposure)
+            data, fmt = client.blobs.get(timeout=60)
+            assert fmt == ".fits"
+            with fits.open(io.BytesIO(data)) as hdus:
+                h, pixels = hdus[0].header, hdus[0].data
+                assert pixels.shape == (80, 120) and pixels.dtype == np.uint16
+                assert h["FRAME"] == frame_type.removeprefix("FRAME_").title()
+                assert (h["GAIN"], h["OFFSET"], h["RDMDNAME"], h["XBINNING"]) == (56, 20, "High Gain", 2)
+                assert h["INTEGRTY"] == "good" and h["INSTRUME"] == "QHY600M"
+        client.disconnectDevice(QHY600M)
+    finally:
+        client.disconnectServer()
+
+
+# --- the README's capture command --------------------------------------------------------------------------------
+def test_capture_command_writes_fits_and_a_png_preview(server: Server, tmp_path: Path) -> None:
+    out = tmp_path / "frame.fits"
+    result = subprocess.run([sys.executable, "-m", "indi_qhy_py.capture", "--port", str(server.port), "--device",
+                             QHY268C, "--exposure", "0.1", "--out", str(out)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    with fits.open(out) as hdus:
+        assert hdus[0].header["INSTRUME"] == "QHY268C" and hdus[0].header["BAYERPAT"] == "RGGB"
+    png = out.with_suffix(".png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and b"IEND" in png[-12:]
+
+
+# --- chained servers ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("chain", ["@127.0.0.1:{port}", f"{QHY600M}@127.0.0.1:{{port}}"])
+def test_a_chained_indiserver_reaches_the_camera(server: Server, tmp_path: Path, chain: str) -> None:
+    remote = start_server(tmp_path, chain.format(port=server.port))
+    client = TcpClient("127.0.0.1", remote.port)
+    try:
+        client.get_properties()
+        client.wait(lambda m: m.get("device") == QHY600M and m.get("name") == "CONNECTION")
+        client.enable_blobs(QHY600M)
+        client.connect(QHY600M)
+        assert client.set(QHY600M, "CCD_FRAME", "Number", X=0, Y=0, WIDTH=128, HEIGHT=96).get("state") == "Ok"
+        assert client.set(QHY600M, "CCD_BINNING", "Number", HOR_BIN=1, VER_BIN=1).get("state") == "Ok"
+        data, fmt = blob_payload(client.expose(QHY600M, 0.01, timeout=60))
+        with fits.open(io.BytesIO(data)) as hdus:
+            assert fmt == ".fits" and hdus[0].data.shape == (96, 128)
+    finally:
+        client.close()
+        stop_server(remote)

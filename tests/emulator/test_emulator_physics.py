@@ -1,0 +1,134 @@
+"""Statistics measured from emulated frames, the way an observer measures a real camera, match the table.
+
+Method as in the bench test the table is fitted to: two biases (read noise from their difference), a long dark
+at a regulated -10 C (dark current), two flats (conversion gain from the photon transfer relation). Tolerances:
+the statistical error over millions of pixels is ~0.1 %; what remains is ADC rounding (1/12 ADU^2 per frame),
+hot pixels left in the means, and the Gaussian stand-in for Poisson noise, so 2 % on noise and gain and 5 % on
+dark current (the dark signal of a QHY268 is below 1 ADU) are tight enough to catch a wrong curve.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from indi_qhy_py.emulator import FlatField
+from indi_qhy_py.emulator.sensor import pedestal_adu
+from indi_qhy_py.models import MAIN_MODELS, QHY268M, CameraModel
+from indi_qhy_py.protocol import Command
+from tests.conftest import capture, make_rig, send, status
+
+pytestmark = pytest.mark.emulated
+
+ROWS = 1200  # a band of full-width rows including the overscan keeps every test fast
+
+
+def green(pixels: np.ndarray, model: CameraModel) -> np.ndarray:
+    """Mono: every pixel. Colour: the G pixels of RGGB (so one response for all pixels used)."""
+    if not model.colour:
+        return pixels.astype(np.float64)
+    return np.concatenate([pixels[0::2, 1::2].ravel(), pixels[1::2, 0::2].ravel()]).astype(np.float64)
+
+
+@pytest.fixture(params=MAIN_MODELS, ids=lambda m: m.name)
+def camera(request):
+    model = request.param
+    rig = make_rig(model, speed=1.0)
+    transport = rig.open()
+    send(transport, Command.TEMPERATURE, auto=1, target_decic=-100)
+    rig.clock.advance(1200)  # the TEC settles at -10 C
+    yield model, rig, transport
+    rig.close()
+
+
+def frame(transport, model: CameraModel, exposure_s: float, gain: int = 0, offset: int = 20, mode: int = 1,
+          full: bool = False):
+    send(transport, Command.READ_MODE, mode=mode)
+    send(transport, Command.GAIN, gain=gain)
+    send(transport, Command.OFFSET, offset=offset)
+    roi_y = model.readout_height - ROWS
+    got = capture(transport, model, exposure_s, roi_y=roi_y, rows=ROWS, full=full)
+    assert got.meta.good, got.meta.damage
+    return got
+
+
+@pytest.mark.parametrize(("mode", "gain"), [(1, 0), (1, 56), (3, 0), (0, 26)])
+def test_bias_level_and_read_noise(camera, mode: int, gain: int) -> None:
+    model, _rig, transport = camera
+    a = frame(transport, model, model.exposure_min_s, gain, 20, mode)
+    b = frame(transport, model, model.exposure_min_s, gain, 20, mode)
+    k = model.read_mode(mode).e_per_adu(gain)
+    assert a.pixels.mean() == pytest.approx(pedestal_adu(20), abs=0.5)
+    diff = a.pixels.astype(np.float64) - b.pixels
+    read_noise_e = diff.std() / np.sqrt(2) * k
+    expected = np.hypot(model.read_mode(mode).read_noise_e(gain), k / np.sqrt(12))  # + ADC rounding
+    assert read_noise_e == pytest.approx(expected, rel=0.02)
+
+
+def test_dark_current_optical_black_and_overscan(camera) -> None:
+    model, rig, transport = camera
+    assert status(transport).temperature_c == pytest.approx(-10.0, abs=0.2)
+    k = model.read_mode(1).e_per_adu(0)
+    bias = frame(transport, model, model.exposure_min_s, full=True)
+    rig.clock.speed = 20000.0  # a 1800 s dark in 90 ms
+    dark = frame(transport, model, 1800.0, full=True)
+    rig.clock.speed = 1.0
+    diff = dark.pixels.astype(np.float64) - bias.pixels
+    hot_cut = 10 * 4 * model.read_mode(1).read_noise_e(0) / k  # leave out hot pixels
+    light_rows = model.effective.y_end - (model.readout_height - ROWS)
+
+    def dark_rate(region: np.ndarray) -> float:
+        return float(region[region < hot_cut].mean() * k / 1800.0)
+
+    expected = model.dark_current(-10.0)
+    assert dark_rate(diff[:light_rows, model.effective.x :]) == pytest.approx(expected, rel=0.05)
+    # optical black collects the same dark current (fewer pixels: looser); the overscan collects none
+    assert dark_rate(diff[:light_rows, : model.optical_black.width]) == pytest.approx(expected, rel=0.15)
+    overscan = diff[light_rows:]
+    assert abs(overscan.mean()) < 5 * overscan.std() / np.sqrt(overscan.size)
+    assert dark.meta.overscan_mean is not None and bias.meta.overscan_mean is not None
+    assert dark.meta.ob_mean > bias.meta.ob_mean
+
+
+@pytest.mark.parametrize(("mode", "gain"), [(1, 0), (1, 60), (3, 40)])
+def test_conversion_gain_from_two_flats(camera, mode: int, gain: int) -> None:
+    model, rig, transport = camera
+    k = model.read_mode(mode).e_per_adu(gain)
+    b1 = frame(transport, model, model.exposure_min_s, gain, 20, mode)
+    b2 = frame(transport, model, model.exposure_min_s, gain, 20, mode)
+    rig.cameras[0].scene = FlatField(e_per_s=0.4 * model.read_mode(mode).full_well_e(gain))
+    f1 = frame(transport, model, 1.0, gain, 20, mode)
+    f2 = frame(transport, model, 1.0, gain, 20, mode)
+    signal = green(f1.pixels, model).mean() - green(b1.pixels, model).mean()
+    shot_var = (np.var(green(f1.pixels, model) - green(f2.pixels, model))
+                - np.var(green(b1.pixels, model) - green(b2.pixels, model))) / 2
+    assert signal / shot_var == pytest.approx(k, rel=0.02)
+    if model.colour:  # the mosaic: red and blue see less of a white flat than green
+        r = f1.pixels[0::2, 0::2].mean()
+        assert r < green(f1.pixels, model).mean()
+
+
+def flat_qhy268m(e_per_s: float):
+    """A QHY268M looking at a flat panel, opened through the transport."""
+    rig = make_rig(QHY268M)
+    rig.cameras[0].scene = FlatField(e_per_s=e_per_s)
+    return QHY268M, rig.open()
+
+
+def test_saturation_and_adc_clipping() -> None:
+    model, transport = flat_qhy268m(200_000)
+    send(transport, Command.READ_MODE, mode=1)
+    got = capture(transport, model, 1.0, rows=64)
+    assert got.pixels.max() == 65535 and got.meta.saturated == got.pixels.size
+    send(transport, Command.GAIN, gain=60)
+    got = capture(transport, model, 1.0, rows=64)  # at high gain the ADC clips before the well
+    assert (got.pixels == 65535).all()
+
+
+def test_eight_bit_mode_is_the_top_byte() -> None:
+    model, transport = flat_qhy268m(20_000)
+    send(transport, Command.OFFSET, offset=20)
+    wide = capture(transport, model, 1.0, rows=64)
+    narrow = capture(transport, model, 1.0, bits=8, rows=64)
+    assert narrow.pixels.dtype == np.uint8
+    assert narrow.pixels.mean() == pytest.approx(wide.pixels.mean() / 256, abs=1.0)
