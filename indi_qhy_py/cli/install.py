@@ -1,15 +1,19 @@
 """Put the driver description, udev rules and (optionally) the service in place: ``python3 -m indi_qhy_py.install``.
 
-Without options it installs what every user needs: the KStars driver description (``/usr/share/indi``) and the udev
-rules. ``--service`` adds the systemd unit, its system user (sysusers.d) and ``/etc/default/indi-qhy-py`` (kept if
-present). ``--root DIR`` installs under DIR instead of / (for packaging and tests). Paths to our executables are
-written into the rules and the unit as found on this machine.
+Without options it installs what every user needs: the KStars driver description (``/usr/share/indi``), the udev
+rules, and a link in ``/usr/local/bin`` to each of our executables that pip put elsewhere (a virtualenv,
+``~/.local/bin``), because KStars and indiserver start ``indi_qhy_py_ccd`` from their own PATH and otherwise only
+log "failed to start" forever. ``--service`` adds the systemd unit (its PATH and indiserver path as found here),
+its system user (sysusers.d) and ``/etc/default/indi-qhy-py`` (kept if present). ``--root DIR`` installs under
+DIR instead of / (for packaging and tests). It says everything it wrote.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SOURCE = Path(__file__).resolve().parents[2]  # the source tree: xml/ and systemd/ beside the package
@@ -21,21 +25,56 @@ FILES = {  # repository file -> installed path (relative to the root), and wheth
     "systemd/indi-qhy-py.default": ("etc/default/indi-qhy-py", True),
 }
 KEEP_IF_PRESENT = {"systemd/indi-qhy-py.default"}
-EXECUTABLES = ("indi_qhy_py_firmware", "indiserver")
+OURS = ("indi_qhy_py_ccd", "indi_qhy_py_firmware")
+EXECUTABLES = (*OURS, "indiserver")
+LINK_DIR = "usr/local/bin"  # on every distribution's default PATH, KStars' and indiserver's included
+SEARCHED = ("/usr/local/bin", "/usr/bin", "/bin")
 
 
-def localise(text: str) -> str:
-    """Point the absolute executable paths in rules and unit at where they are installed here."""
-    for name in EXECUTABLES:
-        found = shutil.which(name)
-        if found:
-            for prefix in ("/usr/local/bin/", "/usr/bin/"):
-                text = text.replace(f"{prefix}{name} ", f"{found} ")
+@dataclass
+class Installed:
+    files: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was linked or localised, for the user
+
+
+def found() -> dict[str, str]:
+    """Where our executables and indiserver are on this machine."""
+    return {name: path for name in EXECUTABLES if (path := shutil.which(name))}
+
+
+def localise(text: str, paths: dict[str, str], linked: dict[str, str]) -> str:
+    """Point the executable paths in rules and unit at where they are, and the unit's PATH at the driver."""
+    for name, path in {**paths, **linked}.items():
+        for prefix in ("/usr/local/bin/", "/usr/bin/"):
+            text = text.replace(f"{prefix}{name} ", f"{path} ")
+    driver = linked.get("indi_qhy_py_ccd") or paths.get("indi_qhy_py_ccd")
+    if driver is not None and str(Path(driver).parent) not in SEARCHED:
+        unit_path = f"Environment=PATH={Path(driver).parent}:/usr/local/bin:"
+        text = text.replace("Environment=PATH=/usr/local/bin:", unit_path)
     return text
 
 
-def install(root: Path, service: bool) -> list[Path]:
-    written = []
+def link_executables(root: Path, paths: dict[str, str], result: Installed) -> dict[str, str]:
+    """Link our executables that are off the standard PATH into /usr/local/bin; returns name -> link path."""
+    linked = {}
+    for name in OURS:
+        path = paths.get(name)
+        if path is None or str(Path(path).parent) in SEARCHED:
+            continue
+        link = root / LINK_DIR / name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(os.path.realpath(path))
+        linked[name] = "/" + LINK_DIR + "/" + name
+        result.notes.append(f"linked {link} -> {os.path.realpath(path)} (so KStars and indiserver find {name})")
+    return linked
+
+
+def install(root: Path, service: bool) -> Installed:
+    result = Installed()
+    paths = found()
+    linked = link_executables(root, paths, result)
     for source, (target, service_only) in FILES.items():
         if service_only and not service:
             continue
@@ -43,24 +82,34 @@ def install(root: Path, service: bool) -> list[Path]:
         if source in KEEP_IF_PRESENT and destination.exists():
             continue
         destination.parent.mkdir(parents=True, exist_ok=True)
-        destination.write_text(localise((SOURCE / source).read_text()))
-        written.append(destination)
-    return written
+        destination.write_text(localise((SOURCE / source).read_text(), paths, linked))
+        result.files.append(destination)
+    for name, path in paths.items():
+        result.notes.append(f"{name}: {path}")
+        if service and name in OURS and os.path.realpath(path).startswith(("/home/", "/root/")):
+            result.notes.append(f"warning: {name} lives in a home directory, which the service cannot reach "
+                                "(ProtectHome): install the package system-wide (sudo pip install .) for the service")
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python3 -m indi_qhy_py.install", description=__doc__.splitlines()[0])
     parser.add_argument("--service", action="store_true", help="also install the systemd service and its user")
     parser.add_argument("--root", type=Path, default=Path("/"), help="install under this directory")
     args = parser.parse_args(argv)
     try:
-        written = install(args.root, args.service)
+        result = install(args.root, args.service)
     except OSError as err:
         print(f"install failed: {err} (run it as root: sudo python3 -m indi_qhy_py.install)")
         return 1
-    for path in written:
+    for path in result.files:
         print(f"installed {path}")
+    for note in result.notes:
+        print(note)
+    if "indi_qhy_py_ccd" not in found():
+        print("warning: indi_qhy_py_ccd is not on this PATH: install the package first (pip install .)")
     if args.root == Path("/"):
+        print("check: command -v indi_qhy_py_ccd  (KStars needs it on its PATH; restart KStars to reload drivers)")
         print("next: sudo udevadm control --reload-rules && sudo udevadm trigger")
         if args.service:
             print("      sudo systemd-sysusers && sudo systemctl daemon-reload")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 
 from ..camera import Camera
 from ..errors import QhyError
@@ -28,8 +29,12 @@ from .wire import Writer
 
 
 class QhyCcd(Device):
-    def __init__(self, camera: Camera, writer: Writer, *, stand_in: StandIn | None = None) -> None:
-        super().__init__(camera.id, writer)
+    def __init__(self, camera: Camera, writer: Writer, *, stand_in: StandIn | None = None, name: str | None = None,
+                 release: Callable[[], None] | None = None) -> None:
+        """``name``: the device name when not ``<model>-<serial>`` (a camera behind KStars' placeholder);
+        ``release``: hands the name back to the placeholder when the user turns SIMULATION off while disconnected."""
+        super().__init__(name or camera.id, writer)
+        self.release = release
         self.camera = camera
         self.model = camera.model
         self.stand_in = stand_in  # an emulated camera's scene and fault controls; None for a real camera
@@ -132,7 +137,13 @@ class QhyCcd(Device):
         self.update(v, State.OK)
 
     def _on_simulation(self, v: Vector, values: dict[str, object]) -> None:
-        if (v.choice(values) == "ENABLE") != self.emulated:
+        wanted = v.choice(values) == "ENABLE"
+        if wanted != self.emulated and self.release is not None and self.camera.state == "disconnected":
+            v.apply({"ENABLE" if wanted else "DISABLE": True})
+            self.update(v, State.OK)
+            self.release()  # back to the placeholder, which looks for a camera or emulates one
+            return
+        if wanted != self.emulated:
             kind = "an emulated" if self.emulated else "a real"
             raise Refused(f"{self.name} is {kind} camera; emulated cameras are chosen when the driver starts "
                           "(INDI_QHY_EMULATE=QHY600M,...)")

@@ -75,6 +75,11 @@ class CcdCooling:
         if power != power_v["CCD_COOLER_VALUE"].value:
             power_v["CCD_COOLER_VALUE"].value = power
             update(power_v, State.OK if reading.mode is not CoolerMode.OFF else State.IDLE)
+        mode_v = a["CCD_COOLER_MODE"]
+        automatic = reading.mode is CoolerMode.AUTO
+        if automatic != (mode_v.on_switch() == "COOLER_AUTOMATIC"):
+            mode_v.apply({"COOLER_AUTOMATIC" if automatic else "COOLER_MANUAL": True})
+            update(mode_v, State.OK)
         on = reading.mode is not CoolerMode.OFF
         if on != (cooler_v.on_switch() == "COOLER_ON"):
             cooler_v.apply({"COOLER_ON" if on else "COOLER_OFF": True})

@@ -105,6 +105,9 @@ def build(device: str, model: CameraModel, emulated: bool, upload_dir: str) -> d
                  Number("RAMP_THRESHOLD", "Threshold (C)", 0.2, 0.1, 2, 0.1, "%.1f")]),
         switches(d, "CCD_COOLER", "Cooler", MAIN, [Switch("COOLER_ON", "On"), Switch("COOLER_OFF", "Off", True)],
                  saved=False),
+        switches(d, "CCD_COOLER_MODE", "Cooler Mode", COOLING,
+                 [Switch("COOLER_AUTOMATIC", "Auto"), Switch("COOLER_MANUAL", "Manual", True)], perm="ro",
+                 saved=False),
         numbers(d, "CCD_COOLER_POWER", "Cooling Power", MAIN,
                 [Number("CCD_COOLER_VALUE", "Power (%)", 0, 0, 100, 1, "%.1f")], saved=False),
         numbers(d, "CCD_GAIN", "Gain", MAIN, [Number("GAIN", "Gain", 0, 0, model.read_modes[0].gain_max, 1, "%.f")]),
@@ -129,7 +132,7 @@ def build(device: str, model: CameraModel, emulated: bool, upload_dir: str) -> d
                  [Switch(mode_element(m.name), m.name, m.index == 0) for m in model.read_modes]),
         numbers(d, "USB_TRAFFIC", "USB Traffic", QHY, [Number("TRAFFIC", "Traffic", 30, 0, model.usb_traffic_max, 1,
                                                               "%.f")]),
-        switches(d, "USB_BUFFER", "USB Buffer (DDR)", QHY,
+        switches(d, "DDR_BUFFER", "DDR buffer", QHY,
                  [Switch("INDI_ENABLED", "On", True), Switch("INDI_DISABLED", "Off")]),
         switches(d, "OVERSCAN_MODE", "Overscan", QHY,
                  [Switch("INDI_ENABLED", "Include"), Switch("INDI_DISABLED", "Ignore", True)]),
@@ -167,7 +170,7 @@ def build(device: str, model: CameraModel, emulated: bool, upload_dir: str) -> d
 
 
 #: The order in which saved values are replayed: modes that change ranges come before the values they limit.
-CONFIG_ORDER = ("POLLING_PERIOD", "ACTIVE_DEVICES", "READ_MODE", "BIT_DEPTH", "USB_BUFFER", "OVERSCAN_MODE",
+CONFIG_ORDER = ("POLLING_PERIOD", "ACTIVE_DEVICES", "READ_MODE", "BIT_DEPTH", "DDR_BUFFER", "OVERSCAN_MODE",
                 "USB_TRAFFIC", "CCD_GAIN", "CCD_OFFSET", "WINDOW_HEATER", "CCD_BINNING", "CCD_FRAME",
                 "CCD_CAPTURE_FORMAT", "CCD_TRANSFER_FORMAT", "CCD_COMPRESSION", "CCD_TEMP_RAMP", "UPLOAD_MODE",
                 "UPLOAD_SETTINGS", "SCOPE_INFO")

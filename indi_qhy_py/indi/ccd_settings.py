@@ -53,7 +53,7 @@ class CcdSettings:
         a["CCD_GAIN"]["GAIN"].max = model.read_mode(s.read_mode).gain_max
         a["READ_MODE"].apply({mode_element(model.read_mode(s.read_mode).name): True})
         a["USB_TRAFFIC"]["TRAFFIC"].value = s.usb_traffic
-        a["USB_BUFFER"].apply({"INDI_ENABLED" if s.ddr else "INDI_DISABLED": True})
+        a["DDR_BUFFER"].apply({"INDI_ENABLED" if s.ddr else "INDI_DISABLED": True})
         a["OVERSCAN_MODE"].apply({"INDI_ENABLED" if s.include_overscan else "INDI_DISABLED": True})
         a["BIT_DEPTH"].apply({"BITS_8" if s.bits == 8 else "BITS_16" if s.average_binning else "BITS_32": True})
         a["WINDOW_HEATER"]["HEATER"].value = s.heater_percent
@@ -118,7 +118,7 @@ class CcdSettings:
     def _on_usb_traffic(self, v: Vector, values: dict[str, object]) -> None:
         self._simple(v, usb_traffic=round(float(values["TRAFFIC"])))  # type: ignore[arg-type]
 
-    def _on_usb_buffer(self, v: Vector, values: dict[str, object]) -> None:
+    def _on_ddr_buffer(self, v: Vector, values: dict[str, object]) -> None:
         self._simple(v, ddr=v.choice(values) == "INDI_ENABLED")
 
     def _on_window_heater(self, v: Vector, values: dict[str, object]) -> None:

@@ -94,6 +94,14 @@ class Conversation:
                     raise TimeoutError(f"{why}; last messages: {tail}")
                 self._cond.wait(min(left, 0.5))
 
+    def since(self, index: int, timeout: float) -> list[ET.Element]:
+        """The messages after ``index``, waiting up to ``timeout`` for the first (empty when none came)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while index >= len(self.messages) and not self.closed and time.monotonic() < deadline:
+                self._cond.wait(max(0.0, deadline - time.monotonic()))
+            return self.messages[index:]
+
     # --- what goes out --------------------------------------------------------------------------------------------
     def send(self, text: str | bytes) -> None:
         self._write(text.encode() if isinstance(text, str) else text)
@@ -136,11 +144,13 @@ class Conversation:
 class TcpClient(Conversation):
     """A client of indiserver over TCP."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 7624, timeout: float = 10.0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 7624, timeout: float = 10.0,
+                 connect_timeout: float = 2.0) -> None:
+        """Connect, retrying for ``timeout`` seconds (0: one attempt) while the server starts."""
         deadline = time.monotonic() + timeout
         while True:
             try:
-                self.sock = socket.create_connection((host, port), timeout=2.0)
+                self.sock = socket.create_connection((host, port), timeout=connect_timeout)
                 break
             except OSError:
                 if time.monotonic() > deadline:

@@ -13,6 +13,7 @@ frames saved on this machine must stay under.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import socket
@@ -24,10 +25,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from ..camera import Camera
+from ..usb.discovery import CameraInfo, discover
 from ..usb.discovery import backends as discovery_backends
-from ..usb.discovery import discover
 from .ccd import QhyCcd
+from .placeholder import DEFAULT_NAME, Placeholder
 from .properties import message_xml
 from .wire import TOP_LEVEL_TAGS, MessageSplitter, WireError, Writer
 
@@ -40,19 +43,24 @@ _NEW_TAGS = {t for t in TOP_LEVEL_TAGS if t.startswith("new")}  # a client's req
 _SNOOPED_TAGS = {t for t in TOP_LEVEL_TAGS if t.startswith(("def", "set", "del", "message"))}  # another driver's
 
 
+def _attr(text: str) -> str:
+    return text.replace("&", "&amp;").replace("'", "&apos;").replace("<", "&lt;")
+
+
 class Driver:
     """The message loop and the set of devices."""
 
     def __init__(self, writer: Writer, backends: Sequence[Any] = (None,), firmware_dir: Path | None = None,
-                 rescan_s: float = 5.0) -> None:
+                 rescan_s: float = 5.0, placeholder_name: str = DEFAULT_NAME) -> None:
         self.writer = writer
         self.backends = list(backends)
         self.firmware_dir = firmware_dir
         self.rescan_s = rescan_s
-        self.devices: dict[str, QhyCcd] = {}
+        self.placeholder_name = placeholder_name
+        self.devices: dict[str, QhyCcd | Placeholder] = {}  # by device name
+        self._served: set[str] = set()  # ids (<model>-<serial>) of the cameras behind the devices
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._said_none = False
         self._announced = False  # indiserver has asked for properties: new devices define themselves at once
 
     def message(self, text: str, device: str | None = None) -> None:
@@ -60,26 +68,68 @@ class Driver:
 
     # --- devices ----------------------------------------------------------------------------------------------
     def scan(self) -> None:
-        """Add every camera not yet served; say so when there are none at all."""
-        infos, notes = discover(self.backends, self.firmware_dir, skip=self.devices)
+        """Serve every camera not yet served; with none at all, define the placeholder KStars asked for."""
+        infos, notes = discover(self.backends, self.firmware_dir, skip=self._served)
         for note in notes:
             self.message(f"[WARNING] {note}")
         for info in infos:
+            placeholder = self.devices.get(self.placeholder_name)
+            if isinstance(placeholder, Placeholder):  # a camera plugged in since: it takes the name KStars knows
+                self._attach(placeholder, info)
+                continue
             with self._lock:
-                if info.id in self.devices:
+                if info.id in self._served:
                     continue
-                camera = Camera(info, firmware_dir=self.firmware_dir)
-                device = QhyCcd(camera, self.writer, stand_in=info.stand_in)
-                # registered before its definitions go out (a client may answer them at once), and both under the
-                # lock, so a getProperties sees the device whole or not at all
-                self.devices[info.id] = device
-                device.start(announce=self._announced)
+                self._add(QhyCcd(Camera(info, firmware_dir=self.firmware_dir), self.writer, stand_in=info.stand_in),
+                          info.id)
             kind = "emulated" if info.stand_in is not None else "attached"
             self.message(f"[INFO] {kind} camera {info.id} is available", info.id)
-        if not self.devices and not self._said_none:
-            self._said_none = True
-            self.message("[WARNING] no QHY268/QHY600 camera found (and none emulated: set INDI_QHY_EMULATE=QHY600M "
-                         "to try the driver without one); still watching for cameras being plugged in")
+        if not self.devices:
+            with self._lock:
+                self._add(Placeholder(self.placeholder_name, self.writer, self._attach_from_placeholder), None)
+
+    def _add(self, device: QhyCcd | Placeholder, camera_id: str | None) -> None:
+        """Registered before its definitions go out (a client may answer them at once), under the lock, so a
+        getProperties sees the device whole or not at all."""
+        self.devices[device.name] = device
+        if camera_id is not None:
+            self._served.add(camera_id)
+        device.start(announce=self._announced)
+
+    def _attach_from_placeholder(self, placeholder: Placeholder, model: str | None) -> str | None:
+        """CONNECT on the placeholder: an emulated ``model``, or a camera attached since. A problem, or None."""
+        if model is not None:
+            infos, _ = discover(discovery_backends(model)[1:])
+        else:
+            infos, _ = discover(self.backends, self.firmware_dir, skip=self._served)
+        if not infos:
+            return ("no QHY268/QHY600 camera is attached; turn SIMULATION on (model in SIMULATE_MODEL) to connect "
+                    "an emulated one")
+        self._attach(placeholder, infos[0], connect=True)
+        return None
+
+    def _attach(self, placeholder: Placeholder, info: CameraInfo, connect: bool = False) -> None:
+        name = placeholder.name
+        camera = Camera(info, firmware_dir=self.firmware_dir)
+        device = QhyCcd(camera, self.writer, stand_in=info.stand_in, name=name,
+                        release=lambda: self._release(name, info.id))
+        with self._lock:
+            placeholder.delete(["SIMULATE_MODEL"])  # the camera's own properties replace the rest
+            self._add(device, info.id)
+        kind = "an emulated" if info.stand_in is not None else "the attached"
+        device.log("INFO", f"{name} is {kind} {info.id}")
+        if connect:
+            device.handle_new(ET.fromstring(f"<newSwitchVector device='{_attr(name)}' name='CONNECTION'>"
+                                            "<oneSwitch name='CONNECT'>On</oneSwitch></newSwitchVector>"))
+
+    def _release(self, name: str, camera_id: str) -> None:
+        """A camera behind the placeholder's name gives it back (SIMULATION turned off while disconnected)."""
+        with self._lock:
+            device = self.devices.pop(name, None)
+            self._served.discard(camera_id)
+            if device is not None:
+                device.close()
+            self._add(Placeholder(name, self.writer, self._attach_from_placeholder), None)
 
     def _rescan_loop(self) -> None:
         while not self._stop.wait(self.rescan_s):
@@ -165,9 +215,41 @@ def shared_memory_channel(fd: int) -> socket.socket | None:
     return channel
 
 
+USAGE_ENVIRONMENT = """\
+indi_qhy_py_ccd is an INDI driver: indiserver starts it and speaks INDI XML on its stdin and stdout, e.g.
+    indiserver -m 1024 indi_qhy_py_ccd
+Every attached QHY268/QHY600 becomes a device named <model>-<serial>. With none attached, it defines one device
+named as indiserver's -n asks (INDIDEV; default "QHY CCD (Python)"): turn its SIMULATION on and connect for an
+emulated camera, or plug a camera in.
+
+environment:
+  INDI_QHY_EMULATE=QHY600M,QHY268C  also serve emulated cameras of these models
+  INDI_QHY_EMULATE_RATE=off         emulated cameras stream as fast as the host can (default: their rated speed)
+  INDI_QHY_FIRMWARE_DIR=DIR         QHY's firmware images (QHY600.img, QHY268.img) for boot-loader cameras
+  INDI_QHY_RESCAN_S=5               seconds between scans for cameras plugged in later (0: no rescans)
+  INDI_QHY_CONFIG_DIR=DIR           where saved settings go (default ~/.indi)
+  INDI_QHY_UPLOAD_ROOT=DIR          the only directory tree frames saved locally may go to
+                                    (default: the service's state directory, else ~/indi_qhy_py)
+  INDI_QHY_LOG_DIR=DIR              where LOG_OUTPUT's file goes (default: the config directory)
+  INDI_QHY_SHARED_BLOBS=0           send BLOBs inline even when indiserver could take them as shared memory
+  INDIDEV=NAME                      the name for the device defined when no camera is attached (set by -n)
+"""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="indi_qhy_py_ccd", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="INDI driver for QHYCCD QHY268 and QHY600 cameras (Python).", epilog=USAGE_ENVIRONMENT)
+    parser.add_argument("--version", action="version", version=f"indi_qhy_py_ccd {__version__}")
+    return parser.parse_args(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point ``indi_qhy_py_ccd``; indiserver runs it with no arguments."""
-    del argv
+    parse_args(sys.argv[1:] if argv is None else argv)  # --help and --version print and exit here
+    if sys.stdin.isatty():
+        print("indi_qhy_py_ccd speaks INDI on stdin/stdout: run it under indiserver (indi_qhy_py_ccd --help)",
+              file=sys.stderr)
     out = os.fdopen(sys.stdout.fileno(), "wb", buffering=0, closefd=False)
     writer = Writer(out, shared_memory_channel(sys.stdout.fileno()))
     sys.stdout = sys.stderr  # nothing else may write INDI's channel; stray prints go to indiserver's log
@@ -182,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         rescan = float(os.environ.get(ENV_RESCAN, "5"))
     except ValueError:
         rescan = 5.0
-    driver = Driver(writer, backends, Path(firmware) if firmware else None, rescan)
+    name = os.environ.get("INDIDEV", "").strip() or DEFAULT_NAME
+    driver = Driver(writer, backends, Path(firmware) if firmware else None, rescan, placeholder_name=name)
     return driver.serve(sys.stdin.fileno())
 
 

@@ -97,7 +97,7 @@ def test_service_unit_runs_indiserver_as_a_plugdev_user_with_room_for_qhy600_fra
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
 def test_service_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
-    installed = install.install(tmp_path, service=True)
+    installed = install.install(tmp_path, service=True).files
     for unit in (UNIT, *[p for p in installed if p.suffix == ".service"]):
         result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
         problems = [line for line in result.stderr.splitlines() if "indi-qhy-py" in line]
@@ -113,18 +113,18 @@ def test_sysusers_entry_creates_a_plugdev_member(tmp_path: Path) -> None:
 
 
 def test_install_puts_everything_in_place_and_keeps_local_settings(tmp_path: Path) -> None:
-    assert {p.relative_to(tmp_path).as_posix() for p in install.install(tmp_path, service=False)} == {
+    assert {p.relative_to(tmp_path).as_posix() for p in install.install(tmp_path, service=False).files} == {
         "usr/share/indi/indi_qhy_py.xml", "etc/udev/rules.d/60-indi-qhy-py.rules"}
     defaults = tmp_path / "etc/default/indi-qhy-py"
     defaults.parent.mkdir(parents=True)
     defaults.write_text("INDI_QHY_FIRMWARE_DIR=/srv/qhy\n")
-    written = install.install(tmp_path, service=True)
+    written = install.install(tmp_path, service=True).files
     assert defaults.read_text() == "INDI_QHY_FIRMWARE_DIR=/srv/qhy\n" and defaults not in written
     assert (tmp_path / "usr/lib/sysusers.d/indi-qhy-py.conf").exists()
     rules = (tmp_path / "etc/udev/rules.d/60-indi-qhy-py.rules").read_text()
     assert udev_rules(rules)
-    loader = shutil.which("indi_qhy_py_firmware")
-    assert loader is None or f"{loader} --bus" in rules
+    loader = shutil.which("indi_qhy_py_firmware")  # where pip put it, or the link install made to it
+    assert loader is None or f"{loader} --bus" in rules or "/usr/local/bin/indi_qhy_py_firmware --bus" in rules
 
 
 def test_firmware_loader_boots_a_loader_stage_camera(tmp_path: Path) -> None:
@@ -155,3 +155,28 @@ def test_firmware_loader_reports_a_missing_image(tmp_path: Path) -> None:
     failures, messages = firmware_cli.boot(tmp_path, None, None, EmulatorBackend([camera]))
     assert failures == 1 and QHY600M.firmware_file in messages[0] and camera.in_loader
     assert firmware.model_for_loader(QHY600M.loader_pid) is not None
+
+
+def test_install_links_an_executable_pip_put_off_the_path_and_the_unit_finds_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    venv = tmp_path / "venv" / "bin"
+    venv.mkdir(parents=True)
+    for name in ("indi_qhy_py_ccd", "indi_qhy_py_firmware"):
+        (venv / name).write_text("#!/bin/sh\n")
+        (venv / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{venv}:/usr/bin:/bin")
+    root = tmp_path / "root"
+    result = install.install(root, service=True)
+    link = root / "usr/local/bin/indi_qhy_py_ccd"
+    assert link.is_symlink() and link.resolve() == (venv / "indi_qhy_py_ccd").resolve()
+    assert any(f"linked {link}" in note for note in result.notes)
+    unit = (root / "etc/systemd/system/indi-qhy-py.service").read_text()
+    path = next(line.split("=", 2)[2] for line in unit.splitlines() if line.startswith("Environment=PATH="))
+    exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart=")).split("=", 1)[1].split()
+    driver = exec_start[-1]
+    assert any((root / d.lstrip("/") / driver).exists() or (Path(d) / driver).exists() for d in path.split(":"))
+    indiserver = exec_start[0]
+    assert Path(indiserver).exists() or shutil.which("indiserver") is None
+    rules = (root / "etc/udev/rules.d/60-indi-qhy-py.rules").read_text()
+    assert "/usr/local/bin/indi_qhy_py_firmware --bus" in rules
+    assert (root / "usr/local/bin/indi_qhy_py_firmware").exists()

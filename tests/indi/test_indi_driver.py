@@ -46,6 +46,7 @@ CONNECTED = {
     "CCD_TEMP_RAMP": {"RAMP_SLOPE", "RAMP_THRESHOLD"},
     "CCD_COOLER": {"COOLER_ON", "COOLER_OFF"},
     "CCD_COOLER_POWER": {"CCD_COOLER_VALUE"},
+    "CCD_COOLER_MODE": {"COOLER_AUTOMATIC", "COOLER_MANUAL"},
     "CCD_GAIN": {"GAIN"},
     "CCD_OFFSET": {"OFFSET"},
     "UPLOAD_MODE": {"UPLOAD_CLIENT", "UPLOAD_LOCAL", "UPLOAD_BOTH"},
@@ -57,7 +58,7 @@ CONNECTED = {
     "CCD_FAST_COUNT": {"FRAMES"},
     "READ_MODE": {"PHOTOGRAPHIC", "HIGH_GAIN", "EXTENDED_FULL_WELL", "EXTENDED_FULL_WELL_2CMS"},
     "USB_TRAFFIC": {"TRAFFIC"},
-    "USB_BUFFER": {"INDI_ENABLED", "INDI_DISABLED"},
+    "DDR_BUFFER": {"INDI_ENABLED", "INDI_DISABLED"},
     "OVERSCAN_MODE": {"INDI_ENABLED", "INDI_DISABLED"},
     "BIT_DEPTH": {"BITS_8", "BITS_16", "BITS_32"},
     "WINDOW_HEATER": {"HEATER"},
@@ -129,7 +130,7 @@ def test_get_properties_for_one_device_and_one_property(driver: DriverProcess) -
     ("CCD_GAIN", "Number", {"GAIN": 56}, {"GAIN": "56"}),
     ("CCD_OFFSET", "Number", {"OFFSET": 12}, {"OFFSET": "12"}),
     ("USB_TRAFFIC", "Number", {"TRAFFIC": 5}, {"TRAFFIC": "5"}),
-    ("USB_BUFFER", "Switch", {"INDI_DISABLED": "On"}, {"INDI_DISABLED": "On", "INDI_ENABLED": "Off"}),
+    ("DDR_BUFFER", "Switch", {"INDI_DISABLED": "On"}, {"INDI_DISABLED": "On", "INDI_ENABLED": "Off"}),
     ("WINDOW_HEATER", "Number", {"HEATER": 40}, {"HEATER": "40"}),
     ("CCD_TEMP_RAMP", "Number", {"RAMP_SLOPE": 2.5}, {"RAMP_SLOPE": "2.5"}),
     ("POLLING_PERIOD", "Number", {"PERIOD_MS": 500}, {"PERIOD_MS": "500"}),
@@ -455,6 +456,12 @@ def test_cooling_switches_on_and_off(driver: DriverProcess) -> None:
     assert driver.values[(MONO, "CCD_COOLER")]["COOLER_ON"] == "On"
     driver.wait(lambda m: m.get("name") == "CCD_COOLER_POWER" and m.get("device") == MONO and float(
         m.find("oneNumber").text) > 0, 10, driver.mark())
+    driver.wait(lambda m: m.tag == "setSwitchVector" and m.get("name") == "CCD_COOLER_MODE" and m.get("device") == MONO
+                and any(c.get("name") == "COOLER_AUTOMATIC" and (c.text or "").strip() == "On" for c in m), 10)
+    assert driver.set(MONO, "CCD_COOLER_MODE", "Switch", COOLER_MANUAL="On").get("state") == "Alert"  # read-only
+    mark = driver.mark()
     reply = driver.set(MONO, "CCD_COOLER", "Switch", COOLER_OFF="On")
     assert reply.get("state") == "Idle"
+    driver.wait(lambda m: m.get("name") == "CCD_COOLER_MODE" and m.get("device") == MONO
+                and any(c.get("name") == "COOLER_MANUAL" and (c.text or "").strip() == "On" for c in m), 10, mark)
     driver.set(MONO, "POLLING_PERIOD", "Number", PERIOD_MS=1000)

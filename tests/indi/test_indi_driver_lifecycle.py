@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indi_qhy_py.emulator import EmulatedCamera, emulated_backend
+from indi_qhy_py.emulator import EmulatedCamera, EmulatorBackend, emulated_backend
 from indi_qhy_py.models import QHY600M as QHY600M_MODEL
 from tests.indi.conftest import DriverProcess, InProcess, blob_fits, image_hdu, served_in_process
 
@@ -195,13 +195,42 @@ def test_a_corrupt_config_file_is_reported_not_fatal(tmp_path: Path) -> None:
         assert proc.alive()
 
 
-def test_no_camera_and_nothing_emulated_stays_up_and_says_so(tmp_path: Path) -> None:
-    with DriverProcess("", tmp_path) as proc:
-        said = proc.wait(lambda m: m.tag == "message" and "no QHY268/QHY600 camera found" in m.get("message", ""))
-        assert "INDI_QHY_EMULATE" in said.get("message", "")
+def test_with_no_camera_the_device_kstars_asked_for_appears_and_emulates_on_request(tmp_path: Path) -> None:
+    name = "QHY CCD (Python)"
+    with DriverProcess("", tmp_path, extra_env={"INDIDEV": name}) as proc:
+        said = proc.wait(lambda m: m.tag == "message" and "no QHY268/QHY600 camera is attached" in m.get("message", ""))
+        assert said.get("device") == name
         proc.send("<getProperties version='1.7'/>")
         proc.fence()
-        assert proc.proc is not None and proc.proc.poll() is None
+        defined = {p for d, p in proc.defined if d == name}
+        assert defined >= {"CONNECTION", "DRIVER_INFO", "SIMULATION", "SIMULATE_MODEL"}
+        refused = proc.set(name, "CONNECTION", "Switch", CONNECT="On")
+        assert refused.get("state") == "Alert" and "SIMULATION" in refused.get("message", "")
+        assert proc.set(name, "SIMULATE_MODEL", "Switch", QHY268C="On").get("state") == "Ok"
+        assert proc.set(name, "SIMULATION", "Switch", ENABLE="On").get("state") == "Ok"
+        proc.connect(name)
+        proc.set(name, "CCD_FRAME", "Number", X=0, Y=0, WIDTH=64, HEIGHT=48)
+        with blob_fits(proc.expose(name)) as hdus:
+            assert image_hdu(hdus).header["INSTRUME"] == "QHY268C" and image_hdu(hdus).data.shape == (48, 64)
+        assert proc.set(name, "CONNECTION", "Switch", DISCONNECT="On").get("state") in ("Busy", "Idle")
+        proc.wait(lambda m: m.get("device") == name and m.get("name") == "CONNECTION" and m.get("state") == "Idle")
+        assert proc.set(name, "SIMULATION", "Switch", DISABLE="On").get("state") == "Ok"
+        proc.wait(lambda m: m.tag == "defSwitchVector" and m.get("device") == name
+                  and m.get("name") == "SIMULATE_MODEL")  # the placeholder is back
+        assert proc.alive()
+
+
+def test_a_camera_plugged_in_later_attaches_to_the_placeholder(tmp_path: Path) -> None:
+    backend = EmulatorBackend([])
+    with served_in_process(backend, tmp_path, rescan_s=0.2) as (_, client):
+        client.wait(lambda m: m.get("device") == "QHY CCD (Python)" and m.get("name") == "SIMULATION")
+        backend.add(EmulatedCamera(QHY600M_MODEL, seed=4, rate_limit=False))
+        client.wait(lambda m: m.tag == "message" and "QHY CCD (Python) is an emulated QHY600M-" in m.get("message", ""),
+                    10)
+        client.connect("QHY CCD (Python)")
+        client.set("QHY CCD (Python)", "CCD_FRAME", "Number", X=0, Y=0, WIDTH=64, HEIGHT=64)
+        with blob_fits(client.expose("QHY CCD (Python)")) as hdus:
+            assert image_hdu(hdus).header["INSTRUME"] == "QHY600M"
 
 
 def test_a_bad_emulate_list_is_reported(tmp_path: Path) -> None:
