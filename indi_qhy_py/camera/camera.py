@@ -9,6 +9,7 @@ exposure thread and the housekeeping thread never interleave their transfers.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +45,7 @@ class Camera:
         self.poll_s = poll_s
         self.retries = retries
         self.on_event = on_event or (lambda level, text: None)
+        self.logger = logging.getLogger("indi_qhy_py.cameras").getChild(info.id)  # debug records, timings
         self.stats = Stats()
         self.cooler = Cooler(self, clock, self.event)
         self._settings = CameraSettings()
@@ -75,6 +77,8 @@ class Camera:
         return self._status
 
     def event(self, level: str, text: str) -> None:
+        """Something the user should see: to the driver's clients, and to the log."""
+        self.logger.log(logging.getLevelName(level), text)
         self.on_event(level, f"{self.id}: {text}")
 
     # --- connection --------------------------------------------------------------------------------------------
@@ -133,6 +137,7 @@ class Camera:
     def _initialise(self) -> None:
         """Send every setting in an order that survives re-initialisation, then read back what can be read."""
         s = self._settings
+        started = time.monotonic()
         self.send(Command.READ_MODE, mode=s.read_mode)  # re-initialises the sensor: first
         self.send(Command.TRANSFER, bits=s.bits, ddr=int(s.ddr))
         self.send(Command.INIT, single=1, bin_x=1, bin_y=1)
@@ -150,6 +155,7 @@ class Camera:
                  if got != want]
         if wrong:
             raise ProtocolError(f"camera did not take the settings: {', '.join(wrong)} differ after re-applying")
+        self.logger.debug("settings re-applied in %.0f ms: %s", (time.monotonic() - started) * 1e3, s)
 
     # --- I/O, for this camera's exposures and cooler: one link, one lock, vanishing noticed --------------------
     def _require(self) -> CameraLink:
@@ -182,6 +188,7 @@ class Camera:
 
     def note_usb_error(self, err: UsbError) -> None:
         self.stats.usb_errors += 1
+        self.logger.debug("USB error %d: %s", self.stats.usb_errors, err)
         if isinstance(err, DeviceGoneError) and self._state == "connected":
             self._state = "reconnecting"
             self.event("WARNING", f"camera vanished ({err}); waiting for it to come back")
@@ -272,6 +279,7 @@ class Camera:
     def _try_reconnect(self) -> None:
         self._close_link()
         if not self._attach():
+            self.logger.debug("reconnect: %s not on the bus yet", self.id)
             return
         self._state = "connected"
         self.stats.reconnects += 1

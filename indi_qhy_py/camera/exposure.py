@@ -157,6 +157,9 @@ class Exposure:
             cam.send(Command.EXPOSURE, microseconds=max(1, round(self.seconds * 1e6)))
             cam.send(Command.START)
             started = datetime.now(UTC)  # the camera has acknowledged START: the exposure runs from here
+            t_start = time.monotonic()
+            cam.logger.debug("attempt %d: START acknowledged for %g s, expecting frame %s", attempt, self.seconds,
+                             request.expected_sequence)
             if attempt == 1:
                 self.started_utc = started
             p.phase, p.remaining_s, p.polled_at = "exposing", self.seconds, time.monotonic()
@@ -171,6 +174,7 @@ class Exposure:
                     raise ExposureFailed("the camera dropped the exposure (idle before a frame was ready)")
                 self._cancel.wait(min(0.05, max(0.002, status.exposure_remaining_s / 4)))
             p.phase = "reading"
+            cam.logger.debug("frame ready %.3f s after START", time.monotonic() - t_start)
             rate = cam.model.bytes_per_second(layout.height, settings.bits, settings.usb_traffic)
             deadline = time.monotonic() + 3.0 * layout.total_len / rate + 5.0
 
@@ -180,9 +184,13 @@ class Exposure:
                     raise ExposureFailed(f"download timed out after {got} of {layout.total_len} bytes")
 
             raw = cam.download_buffer(layout.total_len)
+            t_read = time.monotonic()
             received = cam.read_frame(raw, layout.total_len, protocol.bulk_timeout_ms(4 << 20, rate),
                                       cancel=self._cancel, progress=progress)
             downloaded_at = time.monotonic()
+            took = downloaded_at - t_read
+            cam.logger.debug("download: %d of %d bytes in %.0f ms (%.0f MB/s)", received, layout.total_len,
+                             took * 1e3, received / max(took, 1e-9) / 1e6)
         except ReadCancelled:
             raise self._stop_camera() from None
         except DeviceGoneError as err:
@@ -192,8 +200,10 @@ class Exposure:
         except UsbError as err:
             cam.note_usb_error(err)
             return _error_meta(f"USB error during the download: {err}")
+        t_decode = time.monotonic()
         frame = decoder.decode(raw, received, request)
         meta = frame.meta
+        cam.logger.debug("decode: %.0f ms, verdict %s", (time.monotonic() - t_decode) * 1e3, meta.verdict.value)
         if meta.verdict is Verdict.SEQUENCE_GAP:
             missed = meta.sequence - (request.expected_sequence or 0) if meta.sequence is not None else 0
             cam.stats.frames_lost += max(0, missed)

@@ -20,6 +20,7 @@ from ..usb.discovery import StandIn
 from .ccd_cooling import CcdCooling
 from .ccd_delivery import FrameDelivery
 from .ccd_exposure import CcdExposure
+from .ccd_logging import CcdLogging
 from .ccd_properties import BASE, SIMULATED_FAULTS, build
 from .ccd_settings import CcdSettings
 from .device import Device, Refused
@@ -46,7 +47,8 @@ class QhyCcd(Device):
         self.settings = CcdSettings(self)
         self.exposures = CcdExposure(self)
         self.cooling = CcdCooling(self)
-        self.parts = [self.settings, self.exposures, self.delivery, self.cooling]
+        self.logging = CcdLogging(self)
+        self.parts = [self.settings, self.exposures, self.delivery, self.cooling, self.logging]
         self._closed = threading.Event()
         self._ticker = threading.Thread(target=self._tick_loop, name=f"{self.name}-ticker", daemon=True)
 
@@ -69,6 +71,7 @@ class QhyCcd(Device):
 
     def close(self) -> None:
         self._closed.set()
+        self.logging.close()
         if self.camera.state != "disconnected":
             self.camera.disconnect()
 
@@ -130,11 +133,6 @@ class QhyCcd(Device):
     _on_ccd_fast_toggle = accept
     _on_ccd_fast_count = accept
     _on_simulate_fault_settings = accept
-
-    def _on_debug(self, v: Vector, values: dict[str, object]) -> None:
-        v.apply(values)
-        self.debug = v.on_switch() == "ENABLE"
-        self.update(v, State.OK)
 
     def _on_simulation(self, v: Vector, values: dict[str, object]) -> None:
         wanted = v.choice(values) == "ENABLE"

@@ -57,7 +57,11 @@ class FrameDelivery:
                 compress = device.all["CCD_COMPRESSION"].on_switch() == "INDI_ENABLED"
                 mode = device.all["UPLOAD_MODE"].on_switch()
                 upload = device.all["UPLOAD_SETTINGS"].values()
+            t_fits = time.monotonic()
             data = self._encode(frame, ctx, compress)
+            log = device.camera.logger
+            log.debug("FITS %s: %.1f MB in %.0f ms", "fpack" if compress else "plain", len(data) / 1e6,
+                      (time.monotonic() - t_fits) * 1e3)
             extension = ".fits.fz" if compress else ".fits"
             with device.lock:
                 self.update_stats(frame, "")
@@ -69,7 +73,10 @@ class FrameDelivery:
                     save_error = err
             if mode in ("UPLOAD_CLIENT", "UPLOAD_BOTH"):
                 build_blob = attached_blob_message if device.writer.passes_fds else blob_message
+                t_blob = time.monotonic()
                 device.writer.send_stream(build_blob(device.name, "CCD1", "CCD1", data, extension)).wait()
+                log.debug("BLOB to clients (%s): %.0f ms", "shared memory" if device.writer.passes_fds else "base64",
+                          (time.monotonic() - t_blob) * 1e3)
             self.last_delivery_s = time.monotonic() - frame.downloaded_at
             if save_error is not None:
                 sent = "; the BLOB went to clients" if mode == "UPLOAD_BOTH" else ""

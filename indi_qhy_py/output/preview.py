@@ -1,11 +1,11 @@
 """A PNG preview of a frame: reduced to at most ~1000 px a side, stretched; colour when the frame has a mosaic.
 
 A colour camera's frame is debayered from its FITS keys (BAYERPAT, XBAYROFF, YBAYROFF) by 2x2 superpixels (one
-RGB pixel per cell: enough for a preview, and no interpolation artefacts), each channel stretched on its own so
-the sky comes out neutral. A mono frame, or a binned colour frame (no Bayer keys), stays grey. The PNG is written
+RGB pixel per cell: enough for a preview, and no interpolation artefacts); each channel's background is set to the
+same grey so the sky comes out neutral, and one white scale serves all three so stars keep their colour. A mono
+frame, or a binned colour frame (no Bayer keys), stays grey. The stretch maps the median to dark grey and the
+99.9th percentile to white, with an asinh curve so faint nebulae and bright stars both show. The PNG is written
 with zlib and struct alone (a signature and three chunks): a library would not make it shorter.
-The stretch maps the median to dark grey and the 99.9th percentile to white, with an asinh curve so faint nebulae
-and bright stars both show.
 """
 
 from __future__ import annotations
@@ -27,13 +27,26 @@ def reduce(plane: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
     return small.reshape(small.shape[0] // step, step, small.shape[1] // step, step).mean(axis=(1, 3))
 
 
+def _curve(scaled: np.ndarray) -> np.ndarray:
+    """0..1 (clipped) to 8 bits on an asinh curve, the sky at dark grey."""
+    curve = np.arcsinh(np.clip(scaled, 0.0, 1.0) * 10.0) / np.arcsinh(10.0)
+    return np.round((0.08 + 0.92 * curve) * 255).astype(np.uint8)
+
+
 def stretch(pixels: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
     """Reduced, then the median to dark grey and the 99.9th percentile to white on an asinh curve."""
     small = reduce(pixels, max_side)
     low, high = np.percentile(small, (50.0, 99.9))
-    scaled = np.clip((small - low) / max(high - low, 1e-9), 0.0, 1.0)
-    curve = np.arcsinh(scaled * 10.0) / np.arcsinh(10.0)
-    return np.round((0.08 + 0.92 * curve) * 255).astype(np.uint8)
+    return _curve((small - low) / max(high - low, 1e-9))
+
+
+def stretch_colour(rgb: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
+    """Each channel's own median to dark grey (a neutral sky), one white scale for all (star colours kept)."""
+    small = [reduce(rgb[..., c], max_side) for c in range(3)]
+    levels = [np.percentile(channel, (50.0, 99.9)) for channel in small]
+    spread = max(max(high - low for low, high in levels), 1e-9)
+    return np.stack([_curve((channel - low) / spread) for channel, (low, _) in zip(small, levels, strict=True)],
+                    axis=-1)
 
 
 def debayer(pixels: np.ndarray, pattern: str, x_offset: int = 0, y_offset: int = 0) -> np.ndarray:
@@ -57,7 +70,7 @@ def preview_image(pixels: np.ndarray, header: Mapping[str, object] | None = None
     if not pattern:
         return stretch(pixels, max_side)
     rgb = debayer(pixels, pattern, int(header.get("XBAYROFF", 0) or 0), int(header.get("YBAYROFF", 0) or 0))
-    return np.stack([stretch(rgb[..., c], max_side) for c in range(3)], axis=-1)
+    return stretch_colour(rgb, max_side)
 
 
 def png_bytes(image: np.ndarray) -> bytes:

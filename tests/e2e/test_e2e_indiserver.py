@@ -11,6 +11,7 @@ import io
 import queue
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,8 +19,18 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+from indi_qhy_py import __version__
 from indi_qhy_py.indi.client import TcpClient, blob_payload
-from tests.e2e.conftest import NEEDS_INDISERVER, Server, eventually, getprop, setprop, start_server, stop_server
+from tests.e2e.conftest import (
+    NEEDS_INDISERVER,
+    Server,
+    eventually,
+    free_port,
+    getprop,
+    setprop,
+    start_server,
+    stop_server,
+)
 
 pytestmark = [pytest.mark.emulated, NEEDS_INDISERVER]
 QHY600M = "QHY600M-600M000000000001"
@@ -161,3 +172,85 @@ def test_a_chained_indiserver_reaches_the_camera(server: Server, tmp_path: Path,
     finally:
         client.close()
         stop_server(remote)
+
+
+# --- the capture tool as a user meets it -------------------------------------------------------------------------
+def capture(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "indi_qhy_py.capture", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def one_line(result: subprocess.CompletedProcess[str]) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+def test_capture_with_nothing_listening_says_so_at_once() -> None:
+    start = time.monotonic()
+    result = capture("--port", str(free_port()))
+    assert time.monotonic() - start < 2.0
+    assert result.returncode == 1 and "nothing is listening" in one_line(result)
+
+
+def test_capture_names_the_devices_there_when_one_is_misspelt(server: Server) -> None:
+    result = capture("--port", str(server.port), "--device", "QHY600M-600M00000000001")
+    line = one_line(result)
+    assert result.returncode == 1 and "no device 'QHY600M-600M00000000001'" in line
+    assert QHY600M in line and QHY268C in line
+
+
+def test_capture_checks_values_before_sending_and_shows_the_drivers_reason(server: Server) -> None:
+    before = getprop(server.port, f"{QHY268C}.CCD_GAIN.GAIN")
+    result = capture("--port", str(server.port), "--device", QHY268C, "--gain", "500")
+    assert result.returncode == 2 and "gain 500 is out of range 0..100" in one_line(result)
+    assert getprop(server.port, f"{QHY268C}.CCD_GAIN.GAIN") == before  # nothing was sent
+    refused = capture("--port", str(server.port), "--device", QHY268C, "--read-mode", "extended full well",
+                      "--gain", "80")  # the new mode's limit is the driver's to know: its reason is shown
+    assert refused.returncode == 1 and "out of range 0..60" in one_line(refused)
+    setprop(server.port, f"{QHY268C}.READ_MODE.PHOTOGRAPHIC=On")
+
+
+def test_a_sequence_with_binning_and_roi_leaves_the_camera_connected_with_its_settings(server: Server,
+                                                                                       tmp_path: Path) -> None:
+    setprop(server.port, f"{QHY600M}.POLLING_PERIOD.PERIOD_MS=100")
+    result = capture("--port", str(server.port), "--device", QHY600M, "--count", "3", "--bin", "2", "--roi", "100",
+                     "200", "640", "480", "--exposure", "1.2", "--out", str(tmp_path / "m31.fits"))
+    assert result.returncode == 0, result.stderr
+    for index in (1, 2, 3):
+        with fits.open(tmp_path / f"m31_{index:03d}.fits") as hdus:
+            assert hdus[0].data.shape == (240, 320) and hdus[0].header["XBINNING"] == 2
+        assert (tmp_path / f"m31_{index:03d}.png").exists()
+    assert "exposing" in result.stderr and "s left" in result.stderr  # progress lines (not a terminal)
+    got = getprop(server.port, f"{QHY600M}.CONNECTION.CONNECT", f"{QHY600M}.CCD_BINNING.HOR_BIN",
+                  f"{QHY600M}.CCD_FRAME.WIDTH")
+    assert got == {f"{QHY600M}.CONNECTION.CONNECT": "On", f"{QHY600M}.CCD_BINNING.HOR_BIN": "2",
+                   f"{QHY600M}.CCD_FRAME.WIDTH": "640"}
+    quiet = capture("--port", str(server.port), "--device", QHY600M, "--quiet", "--no-preview", "--out",
+                    str(tmp_path / "q.fits"))
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    setprop(server.port, f"{QHY600M}.CCD_FRAME_RESET.RESET=On", f"{QHY600M}.POLLING_PERIOD.PERIOD_MS=1000")
+
+
+def test_the_driver_prints_help_and_version_instead_of_starting() -> None:
+    help_text = subprocess.run(["indi_qhy_py_ccd", "--help"], capture_output=True, text=True, timeout=30,
+                               stdin=subprocess.DEVNULL)
+    assert help_text.returncode == 0 and "INDI_QHY_EMULATE" in help_text.stdout and "INDIDEV" in help_text.stdout
+    version = subprocess.run(["indi_qhy_py_ccd", "--version"], capture_output=True, text=True, timeout=30,
+                             stdin=subprocess.DEVNULL)
+    assert version.returncode == 0 and version.stdout.strip() == f"indi_qhy_py_ccd {__version__}"
+
+
+def test_capture_reports_a_camera_that_vanished_mid_exposure_in_one_line(server: Server, tmp_path: Path) -> None:
+    setprop(server.port, f"{QHY268C}.CONNECTION.CONNECT=On", f"{QHY268C}.SIMULATE_FAULT_SETTINGS.DOWN_S=1")
+    job = subprocess.Popen([sys.executable, "-m", "indi_qhy_py.capture", "--port", str(server.port), "--device",
+                            QHY268C, "--exposure", "3", "--quiet", "--out", str(tmp_path / "lost.fits")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    setprop(server.port, f"{QHY268C}.SIMULATE_FAULT.POWER_CYCLE=On")
+    _, stderr = job.communicate(timeout=60)
+    assert job.returncode == 1 and "Traceback" not in stderr
+    assert len(stderr.strip().splitlines()) == 1 and "vanished" in stderr, stderr
+    assert not (tmp_path / "lost.fits").exists()
+    assert eventually(lambda: capture("--port", str(server.port), "--device", QHY268C, "--exposure", "0.01",
+                                      "--quiet", "--out", str(tmp_path / "back.fits")).returncode == 0, 30)

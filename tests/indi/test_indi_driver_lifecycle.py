@@ -254,3 +254,33 @@ def test_a_camera_plugged_in_later_is_served_without_a_restart(tmp_path: Path) -
 
 def late_id(camera: EmulatedCamera) -> str:
     return f"{camera.model.name}-{camera.serial}"
+
+
+def test_debug_records_reach_the_client_and_a_rotated_log_file(tmp_path: Path) -> None:
+    with DriverProcess("QHY268M", tmp_path, extra_env={"INDI_QHY_LOG_MAX_MB": "0.0005"}) as proc:
+        device = "QHY268M-268M000000000001"
+        proc.send("<getProperties version='1.7'/>")
+        proc.connect(device)
+        proc.set(device, "CCD_FRAME", "Number", X=0, Y=0, WIDTH=64, HEIGHT=48)
+        mark = proc.mark()
+        proc.expose(device)
+        assert not [m for m in proc.messages[mark:] if "[DEBUG]" in m.get("message", "")]  # off by default
+        assert proc.set(device, "DEBUG", "Switch", ENABLE="On").get("state") == "Ok"
+        assert {"DEBUG_LEVEL", "LOGGING_LEVEL", "LOG_OUTPUT"} <= {p for d, p in proc.defined if d == device}
+        assert proc.set(device, "DEBUG_LEVEL", "Switch", DBG_DEBUG="On").get("state") == "Ok"
+        reply = proc.set(device, "LOG_OUTPUT", "Switch", CLIENT_DEBUG="On", FILE_DEBUG="On")
+        log = tmp_path / "logs" / f"{device}.log"
+        assert reply.get("state") == "Ok" and str(log) in reply.get("message", "")
+        mark = proc.mark()
+        for _ in range(3):
+            proc.expose(device)
+        debug = [m.get("message", "") for m in proc.messages[mark:] if "[DEBUG]" in m.get("message", "")]
+        assert any("download:" in t for t in debug) and any("START acknowledged" in t for t in debug)
+        assert any("FITS plain" in t for t in debug) and any("BLOB to clients" in t for t in debug)
+        proc.set(device, "CCD_GAIN", "Number", GAIN=12)  # settings re-applied: recorded with its time
+        proc.fence()
+        assert log.exists() and (log.parent / f"{log.name}.1").exists(), sorted(log.parent.iterdir())
+        assert len(list(log.parent.glob(f"{log.name}*"))) <= 6  # rotated: at most 5 old files
+        assert "settings re-applied in" in "".join(p.read_text() for p in log.parent.glob(f"{log.name}*"))
+        assert proc.set(device, "DEBUG", "Switch", DISABLE="On").get("state") == "Ok"
+        assert not {"DEBUG_LEVEL", "LOGGING_LEVEL", "LOG_OUTPUT"} & {p for d, p in proc.defined if d == device}
