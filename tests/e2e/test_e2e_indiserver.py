@@ -254,3 +254,21 @@ def test_capture_reports_a_camera_that_vanished_mid_exposure_in_one_line(server:
     assert not (tmp_path / "lost.fits").exists()
     assert eventually(lambda: capture("--port", str(server.port), "--device", QHY268C, "--exposure", "0.01",
                                       "--quiet", "--out", str(tmp_path / "back.fits")).returncode == 0, 30)
+
+
+def test_capture_cools_to_the_set_point_first_or_says_it_could_not(server: Server, tmp_path: Path) -> None:
+    setprop(server.port, f"{QHY268C}.CONNECTION.CONNECT=On", f"{QHY268C}.CCD_TEMP_RAMP.RAMP_SLOPE=0",
+            f"{QHY268C}.POLLING_PERIOD.PERIOD_MS=200")
+    now = float(eventually(lambda: getprop(server.port, f"{QHY268C}.CCD_TEMPERATURE.CCD_TEMPERATURE_VALUE").get(
+        f"{QHY268C}.CCD_TEMPERATURE.CCD_TEMPERATURE_VALUE")))  # type: ignore[arg-type]
+    cooled = capture("--port", str(server.port), "--device", QHY268C, "--temperature", f"{now - 2:.1f}",
+                     "--tolerance", "1", "--exposure", "0.01", "--no-preview", "--out", str(tmp_path / "cold.fits"))
+    assert cooled.returncode == 0 and "cooling, sensor at" in cooled.stderr, cooled.stderr
+    with fits.open(tmp_path / "cold.fits") as hdus:
+        assert hdus[0].header["CCD-TEMP"] <= now - 1 + 0.2
+    too_cold = capture("--port", str(server.port), "--device", QHY268C, "--temperature", "-45", "--cool-timeout",
+                       "1", "--quiet", "--out", str(tmp_path / "never.fits"))
+    assert too_cold.returncode == 1 and "not within 0.5 C of -45 C" in one_line(too_cold)
+    assert not (tmp_path / "never.fits").exists()
+    setprop(server.port, f"{QHY268C}.CCD_COOLER.COOLER_OFF=On", f"{QHY268C}.CCD_TEMP_RAMP.RAMP_SLOPE=3",
+            f"{QHY268C}.POLLING_PERIOD.PERIOD_MS=1000")
