@@ -141,6 +141,8 @@ class QhyCcd(Device):
             self.update(v, State.OK)
             self.release()  # back to the placeholder, which looks for a camera or emulates one
             return
+        if wanted != self.emulated and self.release is not None:
+            raise Refused("disconnect first: SIMULATION changes only while disconnected")
         if wanted != self.emulated:
             kind = "an emulated" if self.emulated else "a real"
             raise Refused(f"{self.name} is {kind} camera; emulated cameras are chosen when the driver starts "

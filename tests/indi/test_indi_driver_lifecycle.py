@@ -212,11 +212,14 @@ def test_with_no_camera_the_device_kstars_asked_for_appears_and_emulates_on_requ
         proc.set(name, "CCD_FRAME", "Number", X=0, Y=0, WIDTH=64, HEIGHT=48)
         with blob_fits(proc.expose(name)) as hdus:
             assert image_hdu(hdus).header["INSTRUME"] == "QHY268C" and image_hdu(hdus).data.shape == (48, 64)
+        mark = proc.mark()
         assert proc.set(name, "CONNECTION", "Switch", DISCONNECT="On").get("state") in ("Busy", "Idle")
-        proc.wait(lambda m: m.get("device") == name and m.get("name") == "CONNECTION" and m.get("state") == "Idle")
+        proc.wait(lambda m: m.get("device") == name and m.get("name") == "CONNECTION" and m.get("state") == "Idle",
+                  20, mark)
+        mark = proc.mark()
         assert proc.set(name, "SIMULATION", "Switch", DISABLE="On").get("state") == "Ok"
         proc.wait(lambda m: m.tag == "defSwitchVector" and m.get("device") == name
-                  and m.get("name") == "SIMULATE_MODEL")  # the placeholder is back
+                  and m.get("name") == "SIMULATE_MODEL", 20, mark)  # the placeholder is back
         assert proc.alive()
 
 
