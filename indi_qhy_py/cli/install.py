@@ -1,9 +1,10 @@
 """Put the driver description, udev rules and (optionally) the service in place: ``python3 -m indi_qhy_py.install``.
 
 Without options it installs what every user needs: the KStars driver description (``/usr/share/indi``), the udev
-rules, and a link in ``/usr/local/bin`` to each of our executables that pip put elsewhere (a virtualenv,
-``~/.local/bin``), because KStars and indiserver start ``indi_qhy_py_ccd`` from their own PATH and otherwise only
-log "failed to start" forever. ``--service`` adds the systemd unit (its PATH and indiserver path as found here),
+rules, and a link in ``/usr/bin`` (where INDI's own drivers and indiserver live, on every PATH) to each of our
+executables that pip put elsewhere (``/usr/local/bin``, a virtualenv, ``~/.local/bin``), because KStars and
+indiserver start ``indi_qhy_py_ccd`` from their own, often bare, PATH and otherwise only log "failed to start"
+forever. ``--service`` adds the systemd unit (its PATH and indiserver path as found here),
 its system user (sysusers.d) and ``/etc/default/indi-qhy-py`` (kept if present). ``--root DIR`` installs under
 DIR instead of / (for packaging and tests). It says everything it wrote.
 """
@@ -27,8 +28,8 @@ FILES = {  # repository file -> installed path (relative to the root), and wheth
 KEEP_IF_PRESENT = {"systemd/indi-qhy-py.default"}
 OURS = ("indi_qhy_py_ccd", "indi_qhy_py_firmware")
 EXECUTABLES = (*OURS, "indiserver")
-LINK_DIR = "usr/local/bin"  # on every distribution's default PATH, KStars' and indiserver's included
-SEARCHED = ("/usr/local/bin", "/usr/bin", "/bin")
+LINK_DIR = "usr/bin"  # where INDI's drivers are: on every PATH, however bare, and KStars' INDI driver directory
+SEARCHED = ("/usr/bin", "/bin")
 
 
 @dataclass
@@ -55,7 +56,7 @@ def localise(text: str, paths: dict[str, str], linked: dict[str, str]) -> str:
 
 
 def link_executables(root: Path, paths: dict[str, str], result: Installed) -> dict[str, str]:
-    """Link our executables that are off the standard PATH into /usr/local/bin; returns name -> link path."""
+    """Link our executables that are not in /usr/bin into it; returns name -> link path."""
     linked = {}
     for name in OURS:
         path = paths.get(name)

@@ -124,7 +124,7 @@ def test_install_puts_everything_in_place_and_keeps_local_settings(tmp_path: Pat
     rules = (tmp_path / "etc/udev/rules.d/60-indi-qhy-py.rules").read_text()
     assert udev_rules(rules)
     loader = shutil.which("indi_qhy_py_firmware")  # where pip put it, or the link install made to it
-    assert loader is None or f"{loader} --bus" in rules or "/usr/local/bin/indi_qhy_py_firmware --bus" in rules
+    assert loader is None or f"{loader} --bus" in rules or "/usr/bin/indi_qhy_py_firmware --bus" in rules
 
 
 def test_firmware_loader_boots_a_loader_stage_camera(tmp_path: Path) -> None:
@@ -167,7 +167,7 @@ def test_install_links_an_executable_pip_put_off_the_path_and_the_unit_finds_it(
     monkeypatch.setenv("PATH", f"{venv}:/usr/bin:/bin")
     root = tmp_path / "root"
     result = install.install(root, service=True)
-    link = root / "usr/local/bin/indi_qhy_py_ccd"
+    link = root / "usr/bin/indi_qhy_py_ccd"
     assert link.is_symlink() and link.resolve() == (venv / "indi_qhy_py_ccd").resolve()
     assert any(f"linked {link}" in note for note in result.notes)
     unit = (root / "etc/systemd/system/indi-qhy-py.service").read_text()
@@ -178,5 +178,5 @@ def test_install_links_an_executable_pip_put_off_the_path_and_the_unit_finds_it(
     indiserver = exec_start[0]
     assert Path(indiserver).exists() or shutil.which("indiserver") is None
     rules = (root / "etc/udev/rules.d/60-indi-qhy-py.rules").read_text()
-    assert "/usr/local/bin/indi_qhy_py_firmware --bus" in rules
-    assert (root / "usr/local/bin/indi_qhy_py_firmware").exists()
+    assert "/usr/bin/indi_qhy_py_firmware --bus" in rules
+    assert (root / "usr/bin/indi_qhy_py_firmware").exists()

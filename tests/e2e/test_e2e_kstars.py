@@ -1,8 +1,9 @@
 """The driver started as KStars starts it from a local profile: indiserver's FIFO, ``-n``, a bare PATH.
 
 KStars starts ``indiserver -f FIFO`` and writes ``start indi_qhy_py_ccd -n "QHY CCD (Python)"`` into it; the driver
-runs with KStars' own PATH, on which only ``install``'s link makes it findable when pip put it elsewhere. With no
-camera attached, the device KStars asked for must appear, and SIMULATION + CONNECT must give frames.
+runs with KStars' own PATH, on which only ``install``'s link in /usr/bin makes it findable when pip put it
+elsewhere. With no camera attached, the device KStars asked for must appear, and SIMULATION + CONNECT must give
+frames.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def test_started_through_the_fifo_with_a_bare_path_the_placeholder_appears_and_e
     root = tmp_path / "root"
     subprocess.run([sys.executable, "-m", "indi_qhy_py.install", "--root", str(root)], check=True,
                    capture_output=True)
-    bare_path = f"{root}/usr/local/bin:/usr/bin:/bin"  # KStars' PATH: no virtualenv, no ~/.local/bin
+    bare_path = f"{root}/usr/bin:/bin"  # a bare PATH: no virtualenv, no ~/.local/bin, not even /usr/local/bin
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     port = free_port()
