@@ -46,7 +46,7 @@ class RemoteCamera:
     def _devices(self) -> dict[str, str]:
         """Device -> its DRIVER_EXEC, for every device defined so far."""
         found: dict[str, str] = {}
-        for (device, prop), _ in list(self.client.defined.items()):
+        for device, prop in self.client.definitions():
             found.setdefault(device, "")
             if prop == "DRIVER_INFO":
                 found[device] = self.client.values.get((device, prop), {}).get("DRIVER_EXEC", "")
@@ -79,11 +79,11 @@ class RemoteCamera:
     def definition(self, prop: str, timeout: float = 10.0) -> ET.Element:
         key = (self.name, prop)
         deadline = time.monotonic() + timeout
-        while key not in self.client.defined:
+        while (found := self.client.definitions().get(key)) is None:
             if time.monotonic() > deadline:
                 raise CaptureError(f"{self.name} has no property {prop}")
             time.sleep(0.02)
-        return self.client.defined[key]
+        return found
 
     def limits(self, prop: str, element: str) -> tuple[float, float]:
         one = next((c for c in self.definition(prop) if c.get("name") == element), None)

@@ -94,6 +94,11 @@ class Conversation:
                     raise TimeoutError(f"{why}; last messages: {tail}")
                 self._cond.wait(min(left, 0.5))
 
+    def definitions(self) -> dict[tuple[str, str], ET.Element]:
+        """A copy of what is defined now, by (device, property), taken while the reader cannot change it."""
+        with self._cond:
+            return dict(self.defined)
+
     def since(self, index: int, timeout: float) -> list[ET.Element]:
         """The messages after ``index``, waiting up to ``timeout`` for the first (empty when none came)."""
         deadline = time.monotonic() + timeout
