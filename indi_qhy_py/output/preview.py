@@ -21,10 +21,15 @@ MAX_SIDE = 1000
 
 
 def reduce(plane: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
-    """Block means, so the longer side is at most ``max_side``."""
+    """Block means, so the longer side is at most ``max_side``.
+
+    Splitting the axes of a view never copies, and the mean accumulates in float64 a chunk at a time: no float64
+    copy of a 123 MB frame is made.
+    """
     step = max(1, -(-max(plane.shape) // max_side))
-    small = plane[: plane.shape[0] // step * step, : plane.shape[1] // step * step].astype(np.float64)
-    return small.reshape(small.shape[0] // step, step, small.shape[1] // step, step).mean(axis=(1, 3))
+    cropped = plane[: plane.shape[0] // step * step, : plane.shape[1] // step * step]
+    blocks = cropped.reshape(cropped.shape[0] // step, step, cropped.shape[1] // step, step)
+    return blocks.mean(axis=(1, 3), dtype=np.float64)
 
 
 def _curve(scaled: np.ndarray) -> np.ndarray:
@@ -49,8 +54,13 @@ def stretch_colour(rgb: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
                     axis=-1)
 
 
-def debayer(pixels: np.ndarray, pattern: str, x_offset: int = 0, y_offset: int = 0) -> np.ndarray:
-    """RGB superpixels (height/2, width/2, 3): each 2x2 cell's red, mean green and blue."""
+def debayer(pixels: np.ndarray, pattern: str, x_offset: int = 0, y_offset: int = 0,
+            max_side: int | None = None) -> np.ndarray:
+    """RGB superpixels (height/2, width/2, 3): each 2x2 cell's red, mean green and blue.
+
+    With ``max_side`` each Bayer site's plane (a view) is block-reduced before the colours are combined, so a
+    preview never holds a full-size float copy of the frame.
+    """
     pattern = pattern.upper()
     if len(pattern) != 4 or sorted(pattern) != ["B", "G", "G", "R"]:
         raise ValueError(f"Bayer pattern {pattern!r} is not one of RGGB, BGGR, GRBG, GBRG")
@@ -59,7 +69,8 @@ def debayer(pixels: np.ndarray, pattern: str, x_offset: int = 0, y_offset: int =
     for dy in (0, 1):
         for dx in (0, 1):
             colour = pattern[((dy + y_offset) % 2) * 2 + (dx + x_offset) % 2]
-            planes[colour].append(pixels[dy:height:2, dx:width:2].astype(np.float64))
+            site = pixels[dy:height:2, dx:width:2]
+            planes[colour].append(reduce(site, max_side) if max_side else site.astype(np.float64))
     return np.stack([sum(planes[c]) / len(planes[c]) for c in "RGB"], axis=-1)
 
 
@@ -69,7 +80,8 @@ def preview_image(pixels: np.ndarray, header: Mapping[str, object] | None = None
     pattern = str(header.get("BAYERPAT", "")).strip() if header is not None else ""
     if not pattern:
         return stretch(pixels, max_side)
-    rgb = debayer(pixels, pattern, int(header.get("XBAYROFF", 0) or 0), int(header.get("YBAYROFF", 0) or 0))
+    rgb = debayer(pixels, pattern, int(header.get("XBAYROFF", 0) or 0), int(header.get("YBAYROFF", 0) or 0),
+                  max_side)
     return stretch_colour(rgb, max_side)
 
 
