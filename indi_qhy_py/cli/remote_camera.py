@@ -124,24 +124,12 @@ class RemoteCamera:
 
     def expose(self, seconds: float, timeout: float, on_update: Callable[[ET.Element], None]) -> ET.Element:
         """Start an exposure; return its BLOB message, calling ``on_update`` with each CCD_EXPOSURE report."""
-        client = self.client
-        mark = client.mark()
-        client.send(client.new_vector(self.name, "CCD_EXPOSURE", "Number", CCD_EXPOSURE_VALUE=seconds))
-        deadline = time.monotonic() + timeout
-        index = mark
-        while True:
-            fresh = client.since(index, 0.2)
-            index += len(fresh)
-            for m in fresh:
-                if m.get("device") != self.name:
-                    continue
-                if m.tag == "setBLOBVector" and m.find("oneBLOB") is not None:
-                    return m
-                if m.get("name") == "CCD_EXPOSURE":
-                    if m.get("state") == "Alert":
-                        raise CaptureError(f"{self.name}: {m.get('message') or 'exposure failed'}")
-                    on_update(m)
-            if client.closed:
-                raise CaptureError("indiserver closed the connection during the exposure")
-            if time.monotonic() > deadline:
-                raise CaptureError(f"{self.name}: no frame within {timeout:.0f} s")
+        try:
+            message = self.client.expose(self.name, seconds, timeout, on_update)
+        except TimeoutError as err:
+            if self.client.closed:
+                raise CaptureError("indiserver closed the connection during the exposure") from err
+            raise CaptureError(f"{self.name}: no frame within {timeout:.0f} s") from err
+        if message.tag != "setBLOBVector":
+            raise CaptureError(f"{self.name}: {message.get('message') or 'exposure failed'}")
+        return message

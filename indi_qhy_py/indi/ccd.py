@@ -136,18 +136,18 @@ class QhyCcd(Device):
 
     def _on_simulation(self, v: Vector, values: dict[str, object]) -> None:
         wanted = v.choice(values) == "ENABLE"
-        if wanted != self.emulated and self.release is not None and self.camera.state == "disconnected":
-            v.apply({"ENABLE" if wanted else "DISABLE": True})
+        if wanted == self.emulated:
             self.update(v, State.OK)
-            self.release()  # back to the placeholder, which looks for a camera or emulates one
             return
-        if wanted != self.emulated and self.release is not None:
-            raise Refused("disconnect first: SIMULATION changes only while disconnected")
-        if wanted != self.emulated:
+        if self.release is None:
             kind = "an emulated" if self.emulated else "a real"
             raise Refused(f"{self.name} is {kind} camera; emulated cameras are chosen when the driver starts "
                           "(INDI_QHY_EMULATE=QHY600M,...)")
+        if self.camera.state != "disconnected":
+            raise Refused("disconnect first: SIMULATION changes only while disconnected")
+        v.apply({"ENABLE" if wanted else "DISABLE": True})
         self.update(v, State.OK)
+        self.release()  # back to the placeholder, which looks for a camera or emulates one
 
     def _on_simulate_fault(self, v: Vector, values: dict[str, object]) -> None:
         fault = v.choice(values)

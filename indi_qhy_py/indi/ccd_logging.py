@@ -39,11 +39,12 @@ class _LevelFilter(logging.Filter):
 
     def __init__(self, vector: Vector, prefix: str) -> None:
         super().__init__()
-        self.vector, self.prefix = vector, prefix
+        self.vector = vector
+        self.element_of = {level: f"{prefix}_{key}" for key, level, _ in LEVELS}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return any(e.on and record.levelno == next(n for k, n, _ in LEVELS if f"{self.prefix}_{k}" == e.name)
-                   for e in self.vector.elements)
+        name = self.element_of.get(record.levelno)
+        return name is not None and self.vector[name].on
 
 
 class _ClientHandler(logging.Handler):

@@ -130,12 +130,26 @@ class Conversation:
         if reply.get("state") != "Ok":
             raise ConnectionError(f"{device} did not connect: {reply.get('message')}")
 
-    def expose(self, device: str, seconds: float = 0.01, timeout: float = 120.0) -> ET.Element:
-        """Start an exposure; the CCD1 BLOB message, or the CCD_EXPOSURE Alert that says why there is none."""
+    def expose(self, device: str, seconds: float = 0.01, timeout: float = 120.0,
+               on_update: Callable[[ET.Element], object] | None = None) -> ET.Element:
+        """Start an exposure; the CCD1 BLOB message, or the CCD_EXPOSURE Alert that says why there is none.
+
+        ``on_update`` sees each other CCD_EXPOSURE report on the way (the countdown, the download percentage).
+        """
         mark = self.mark()
         self.send(self.new_vector(device, "CCD_EXPOSURE", "Number", CCD_EXPOSURE_VALUE=seconds))
-        return self.wait(lambda m: m.get("device") == device and (m.tag == "setBLOBVector" or (
-            m.get("name") == "CCD_EXPOSURE" and m.get("state") == "Alert")), timeout, mark)
+
+        def ends(m: ET.Element) -> bool:
+            if m.get("device") != device:
+                return False
+            if m.tag == "setBLOBVector" and m.find("oneBLOB") is not None:
+                return True
+            if m.get("name") != "CCD_EXPOSURE":
+                return False
+            if m.get("state") != "Alert" and on_update is not None:
+                on_update(m)
+            return m.get("state") == "Alert"
+        return self.wait(ends, timeout, mark)
 
     def fence(self, timeout: float = 10.0) -> int:
         """Wait until the peer has answered everything sent so far (pings are answered in order)."""

@@ -43,10 +43,6 @@ _NEW_TAGS = {t for t in TOP_LEVEL_TAGS if t.startswith("new")}  # a client's req
 _SNOOPED_TAGS = {t for t in TOP_LEVEL_TAGS if t.startswith(("def", "set", "del", "message"))}  # another driver's
 
 
-def _attr(text: str) -> str:
-    return text.replace("&", "&amp;").replace("'", "&apos;").replace("<", "&lt;")
-
-
 class Driver:
     """The message loop and the set of devices."""
 
@@ -119,8 +115,9 @@ class Driver:
         kind = "an emulated" if info.stand_in is not None else "the attached"
         device.log("INFO", f"{name} is {kind} {info.id}")
         if connect:
-            device.handle_new(ET.fromstring(f"<newSwitchVector device='{_attr(name)}' name='CONNECTION'>"
-                                            "<oneSwitch name='CONNECT'>On</oneSwitch></newSwitchVector>"))
+            request = ET.Element("newSwitchVector", {"device": name, "name": "CONNECTION"})
+            ET.SubElement(request, "oneSwitch", {"name": "CONNECT"}).text = "On"
+            device.handle_new(request)
 
     def _release(self, name: str, camera_id: str) -> None:
         """A camera behind the placeholder's name gives it back (SIMULATION turned off while disconnected)."""

@@ -272,3 +272,31 @@ def test_capture_cools_to_the_set_point_first_or_says_it_could_not(server: Serve
     assert not (tmp_path / "never.fits").exists()
     setprop(server.port, f"{QHY268C}.CCD_COOLER.COOLER_OFF=On", f"{QHY268C}.CCD_TEMP_RAMP.RAMP_SLOPE=3",
             f"{QHY268C}.POLLING_PERIOD.PERIOD_MS=1000")
+
+
+def test_debug_records_reach_a_client_through_indiserver(server: Server) -> None:
+    client = TcpClient("127.0.0.1", server.port)
+    try:
+        client.get_properties()
+        client.wait(lambda m: m.get("device") == QHY268C and m.get("name") == "CONNECTION")
+        client.enable_blobs(QHY268C)
+        client.connect(QHY268C)
+        assert client.set(QHY268C, "CCD_BINNING", "Number", HOR_BIN=1, VER_BIN=1).get("state") == "Ok"
+        assert client.set(QHY268C, "CCD_FRAME", "Number", X=0, Y=0, WIDTH=64, HEIGHT=48).get("state") == "Ok"
+        mark = client.mark()
+        assert client.set(QHY268C, "DEBUG", "Switch", ENABLE="On").get("state") == "Ok"
+        client.wait(lambda m: m.tag == "defSwitchVector" and m.get("device") == QHY268C
+                    and m.get("name") == "DEBUG_LEVEL", 10, mark)
+        assert client.set(QHY268C, "DEBUG_LEVEL", "Switch", DBG_DEBUG="On").get("state") == "Ok"
+        mark = client.mark()
+        assert client.expose(QHY268C, 0.01, timeout=60).tag == "setBLOBVector"
+        client.wait(lambda m: m.tag == "message" and m.get("device") == QHY268C
+                    and "[DEBUG] BLOB to clients" in m.get("message", ""), 10, mark)
+        debug = [m.get("message", "") for m in client.messages[mark:] if "[DEBUG]" in m.get("message", "")]
+        assert any("download:" in t for t in debug) and any("START acknowledged" in t for t in debug)
+        mark = client.mark()
+        assert client.set(QHY268C, "DEBUG", "Switch", DISABLE="On").get("state") == "Ok"
+        client.wait(lambda m: m.tag == "delProperty" and m.get("name") == "DEBUG_LEVEL", 10, mark)
+        setprop(server.port, f"{QHY268C}.CCD_FRAME_RESET.RESET=On")
+    finally:
+        client.close()
