@@ -461,3 +461,191 @@ _TRAILER_PATTERN = re.compile(re.escape(TRAILER_MAGIC))
 def bulk_timeout_ms(nbytes: int, bytes_per_second: float, exposure_s: float = 0.0) -> int:
     """A bulk-read timeout that grows with the exposure and the transfer size, with room for a slow host."""
     return int(1000 * (exposure_s + 3.0 * nbytes / bytes_per_second) + 2000)
+
+
+# =================================================================================================================
+# OBSERVED: the protocol QHY's own SDK (libqhyccd 26.6.4.16, PyPI qhyccd 0.1.3) speaks to a QHY600M / QHY268M.
+#
+# Every entry below was seen by driving the SDK over the libusb stand-in of ``tests/sdk_oracle`` (black box: the
+# requests it sends, the answers it accepts, the images it returns). Evidence: the trace files under
+# ``tests/sdk_oracle/traces/<model>/`` and the probe tests in ``tests/sdk_oracle/test_sdk_facts.py``, named per
+# entry. Where the SDK could not tell, the entry says ASSUMED. The emulator serves this dialect to the SDK; the
+# camera layer still speaks the first (ASSUMED) dialect above and moves to this one next (see README).
+# =================================================================================================================
+class SdkCommand(IntEnum):
+    """Byte 0 of the 0xD1 blocks the SDK sends (traces: init, exposure_*, gain_*, offset_*, bits_*, ddr_on)."""
+
+    MODE = 0xA0  # byte 1: 1 = single frame (init.txt)
+    ROWS = 0xA2  # rows to read and first row, see encode_rows (resolution_roi.txt)
+    EXPOSURE = 0xA3  # bytes 1-4: microseconds, big-endian (exposure_20ms.txt: 00 00 4e 20; 300 s: 11 e1 a3 00)
+    GAIN = 0xA4  # a 32-byte block, see encode_gain (gain_*.txt)
+    USB_TRAFFIC = 0xA5  # byte 1: traffic 0-60 (usb_traffic_30.txt: 1e)
+    START = 0xA6  # start one single-frame exposure (single_frame.txt)
+    BITS = 0xA7  # byte 1: 1 = 16-bit, 0 = 8-bit transfer (bits_16.txt, bits_8.txt)
+    OFFSET = 0xA8  # bytes 1-2: offset x 16, big-endian (offset_25.txt: 01 90; offset_60.txt: 03 c0)
+    DDR = 0xA9  # byte 1: 0xFF = frame buffer on (ddr_on.txt); turning it off sends nothing (ddr_off.txt)
+
+
+SDK_GAIN_BLOCK_LEN = 32  # gain_*.txt: the only 32-byte 0xD1 block
+REQ_FPGA_WRITE = 0xB9  # OUT, wIndex = FPGA register, wValue = value; its 1 data byte varies run to run (unused)
+REQ_EXPOSURE_ARM = 0xB8  # OUT wValue 0x81 wIndex 0x19E, once per exposure, after A6 (single_frame.txt)
+EXPOSURE_ARM_VALUE, EXPOSURE_ARM_INDEX = 0x81, 0x19E
+REQ_DDR_COUNT = 0xBC  # IN wIndex 4, 4 bytes: the frame buffer's fill, see decode_ddr_count (single_frame.txt)
+DDR_COUNT_INDEX = 4
+FPGA_VERSION_INDEXES = (0xC8, 0xC9, 0xCA, 0xCB)  # IN 0xBC, 1 byte each (fpga_version.txt)
+REQ_FIRMWARE_VERSION = 0xC2  # IN 10 bytes (firmware_version.txt)
+REQ_CAMERA_ID = 0xCA  # IN 16 bytes, wIndex 0x08 and wValue/wIndex 0x10 at enumeration: the SDK's camera id
+REQ_SENSORS = 0xD5  # IN 64 bytes, wIndex selects (init.txt, cfw.txt)
+SENSOR_PRESSURE, SENSOR_HUMIDITY, SENSOR_STATUS, SENSOR_WHILE_EXPOSING = 0x07, 0x02, 0x03, 0x24
+REQ_TEMPERATURE = 0xF2  # IN 4 bytes, see decode_temperature (read_temperature.txt)
+REQ_COOLER_TARGET = 0xF3  # OUT 3 bytes, see encode_cooler_target (cooler_target_-10.txt)
+REQ_COOLER_MODE = 0xF4  # OUT 2 bytes: byte 0 1 = regulate to the F3 target, 0 = manual; byte 1 manual PWM / 2
+REQ_CFW_WRITE, REQ_CFW_READ = 0xC1, 0xC3  # the filter-wheel port: ASCII out, status in (cfw.txt)
+
+FPGA_INIT_A, FPGA_INIT_A_VALUE = 0x62, 0  # written once in init, after A0 (QHY600 only: QHY268M init omits it)
+FPGA_INIT_B = 0x27  # written once at the end of init: 5 (both models)
+FPGA_EXPOSURE = 0x31  # 1 at every exposure start, after A6
+FPGA_READ_DONE = 0x23  # 0 after every frame has been read out (ASSUMED: releases the frame buffer)
+FPGA_WATCHDOG = 0x67  # 1 then 0, from a watchdog thread, every ~10 s while the camera is open
+WATCHDOG_PERIOD_S = 10.0  # single_frame log timestamps: writes 10.0 s apart
+
+# --- the frame stream (test_sdk_facts: frame_marker, frame_offsets, byte order, ddr units) ----------------------
+FRAME_MARKER = b"\xee\x11\xdd\x22"  # the SDK finds a frame's start by this marker, anywhere in what it read
+HEAD_SEQUENCE_LEN = 4  # the 4 bytes after the marker: the frame number, big-endian (the SDK logs it as such)
+DDR_UNIT = 2048  # bytes per unit of the DDR count
+SDK_BULK_READ = 16384  # the SDK's bulk read size; the last reads of a frame are DDR_UNIT bytes
+#: Rows on the wire between the marker and the first row of the image the SDK returns, per camera family.
+HIDDEN_ROWS = {"QHY600": 34, "QHY268": 0}
+#: The image the SDK returns at 1x1 (width, height) and its effective area (x, y, w, h), per family.
+SDK_IMAGE = {"QHY600": ((9600, 6422), (24, 34, 9576, 6388)), "QHY268": ((6280, 4244), (24, 34, 6248, 4176))}
+
+
+def decode_ddr_count(raw: bytes) -> int:
+    """Bytes waiting in the frame buffer from a 0xBC/4 answer: bits 6..26 of the little-endian word, in 2048-byte
+    units (answers 00 00 01 00 -> 1024 units, 00 00 00 01 -> 262144, c0 ff ff ff -> 2097151; bits 0-5 and 27-31
+    are ignored)."""
+    return ((int.from_bytes(raw[:4], "little") >> 6) & 0x1FFFFF) * DDR_UNIT
+
+
+def encode_ddr_count(nbytes: int) -> bytes:
+    """The 0xBC/4 answer for ``nbytes`` waiting (rounded down to whole units)."""
+    return ((min(nbytes // DDR_UNIT, 0x1FFFFF)) << 6).to_bytes(4, "little")
+
+
+def encode_sdk_command(command: SdkCommand, body: bytes = b"") -> bytes:
+    """A 16-byte 0xD1 block (32 for GAIN) with unused bytes zero (the SDK leaves them uninitialised)."""
+    size = SDK_GAIN_BLOCK_LEN if command == SdkCommand.GAIN else COMMAND_LEN
+    if len(body) > size - 1:
+        raise ProtocolError(f"{command.name} body of {len(body)} bytes does not fit a {size}-byte block")
+    return bytes([command]) + body + bytes(size - 1 - len(body))
+
+
+def encode_exposure(microseconds: int) -> bytes:
+    return encode_sdk_command(SdkCommand.EXPOSURE, max(1, min(microseconds, _MASK32)).to_bytes(4, "big"))
+
+
+def encode_offset(offset: int) -> bytes:
+    return encode_sdk_command(SdkCommand.OFFSET, (offset * 16).to_bytes(2, "big"))
+
+
+def encode_usb_traffic(traffic: int) -> bytes:
+    return encode_sdk_command(SdkCommand.USB_TRAFFIC, bytes([traffic & 0xFF]))
+
+
+def encode_bits(bits: int) -> bytes:
+    return encode_sdk_command(SdkCommand.BITS, bytes([1 if bits == 16 else 0]))
+
+
+@dataclass(frozen=True)
+class GainRegisters:
+    """The fields of the A4 block: analog gain register (bytes 1-2 BE), digital gain (byte 4), conversion gain
+    switch (byte 5: 1 = high)."""
+
+    analog: int
+    digital: int
+    high_conversion: bool
+
+
+#: Per family and read mode: (HCG from gain, analog at gain 0 LCG, analog at the HCG switch, step, analog max,
+#: digital base). OBSERVED for the QHY600M read mode 0 by sweeping gain 0..200 (test_sdk_facts: gain sweep);
+#: other modes start elsewhere (mode 1 gain 30: 0x04b0, modes 2-3: 0x0b40) and are ASSUMED to step the same way.
+_GAIN_CURVES = {("QHY600", 0): (26, 2400, 2440, 40, 4000, 57)}
+
+
+def gain_registers(family: str, read_mode: int, gain: int) -> GainRegisters:
+    hcg_from, lcg0, hcg0, step, analog_max, digital_base = _GAIN_CURVES.get(
+        (family, read_mode), _GAIN_CURVES[("QHY600", 0)])
+    if gain < hcg_from:
+        return GainRegisters(min(analog_max, lcg0 + step * gain), 8, False)
+    return GainRegisters(min(analog_max, hcg0 + step * (gain - hcg_from)), max(8, gain - digital_base), True)
+
+
+def encode_gain(registers: GainRegisters) -> bytes:
+    body = registers.analog.to_bytes(2, "big") + bytes([0, registers.digital, int(registers.high_conversion)])
+    return encode_sdk_command(SdkCommand.GAIN, body)
+
+
+def decode_gain(block: bytes) -> GainRegisters:
+    return GainRegisters(int.from_bytes(block[1:3], "big"), block[4], bool(block[5]))
+
+
+#: A2 rows: (rows added to the height, first-row offset, minimum rows) per family. OBSERVED for the QHY600
+#: (full 6422 -> 6456 from 25; 1000 rows at y 500 -> 1034 from 525; 10 rows at y 4 -> 300 from 29).
+#: QHY268 (full 4244 -> 4244 from 25; 500 at y 200 -> 568 from 191) sets byte 1 = 2 and bytes 10-11 = 17 5e.
+ROWS_QHY600 = (34, 25, 300)
+
+
+def encode_rows(family: str, y: int, height: int, full_height: int) -> bytes:
+    """The A2 block the SDK sends for a ROI of ``height`` rows from ``y`` (SetQHYCCDResolution)."""
+    if family == "QHY600":
+        extra, first, minimum = ROWS_QHY600
+        rows, start, head = max(minimum, height + extra), y + first, 0
+    else:
+        rows, start, head = min(height + 68, full_height), max(y - 9, 25), 2
+        if height == full_height:
+            rows, start = full_height, 25
+    body = bytes([head, 0, 0, 0, 0]) + rows.to_bytes(2, "big") + start.to_bytes(2, "big")
+    if family != "QHY600":
+        body += b"\x17\x5e"
+    return encode_sdk_command(SdkCommand.ROWS, body)
+
+
+def decode_rows(block: bytes) -> tuple[int, int]:
+    """(rows to read, first row) from an A2 block."""
+    return int.from_bytes(block[6:8], "big"), int.from_bytes(block[8:10], "big")
+
+
+def decode_temperature(raw: bytes) -> float:
+    """Sensor temperature from 0xF2: byte 0 non-zero = negative, bytes 1-2 the magnitude in 0.1 C, big-endian
+    (00 01 00 00 -> 25.6; 00 00 0f a0 -> 1.5; 12 34 56 78 -> -1339.8)."""
+    magnitude = int.from_bytes(raw[1:3], "big") / 10.0
+    return -magnitude if raw[0] else magnitude
+
+
+def encode_temperature(celsius: float) -> bytes:
+    decic = round(celsius * 10)
+    return bytes([1 if decic < 0 else 0]) + min(abs(decic), 0xFFFF).to_bytes(2, "big") + b"\0"
+
+
+def encode_cooler_target(celsius: float) -> bytes:
+    """F3 for a set point: sign byte, then 10 x target - 7 as a 16-bit magnitude (-10 C -> 01 00 6b, 0 -> 01 00
+    07, 10 -> 00 00 5d, 15 -> 00 00 8f; the same whatever the sensor reads: the camera regulates, not the SDK)."""
+    value = round(celsius * 10) - 7
+    return bytes([1 if value < 0 else 0]) + abs(value).to_bytes(2, "big")
+
+
+def decode_cooler_target(raw: bytes) -> float:
+    value = int.from_bytes(raw[1:3], "big") * (-1 if raw[0] else 1)
+    return (value + 7) / 10.0
+
+
+def encode_cooler_mode(regulate: bool, pwm: int = 0) -> bytes:
+    """F4: regulate to the F3 target (01 00), or manual PWM 0-255 sent halved (128 -> 00 40, 255 -> 00 7f)."""
+    return bytes([1, 0]) if regulate else bytes([0, max(0, min(PWM_FULL, pwm)) >> 1])
+
+
+def sdk_frame_length(family: str, width: int, rows: int, bits: int) -> int:
+    """Bytes of one frame as the camera streams it: marker, then the rows (the hidden ones first), padded to
+    whole DDR units."""
+    payload = len(FRAME_MARKER) + width * rows * (2 if bits == 16 else 1)
+    return -(-payload // DDR_UNIT) * DDR_UNIT

@@ -26,6 +26,7 @@ from .faults import FaultInjector, FaultSite, damage
 from .frames import FrameBuilder
 from .loader import BootLoaderRam
 from .scene import Dark, Scene
+from .sdk_dialect import SdkDialect, starts_sdk_dialect
 from .sensor import Integration, SensorSimulator, Truth
 from .stand_in import StandIn
 from .thermal import ThermalModel
@@ -84,6 +85,7 @@ class FrameRecord:
     checksum: int  # as sent in the trailer
     faults: list[str] = field(default_factory=list)
     damage: dict[str, object] = field(default_factory=dict)
+    sdk_image: np.ndarray | None = None  # SDK dialect: the image rows exactly as streamed (ground truth)
 
 
 class _Stream:
@@ -152,6 +154,8 @@ class EmulatedCamera:
         self._exposure: _ExposureInProgress | None = None
         self._stream: _Stream | None = None
         self._lock = threading.RLock()
+        self.sdk = SdkDialect(self)  # QHY's SDK's dialect (protocol, OBSERVED); see sdk_dialect
+        self.speaks_sdk = False
 
     # --- presence on the bus ----------------------------------------------------------------------------------
     @property
@@ -190,6 +194,8 @@ class EmulatedCamera:
             self._stream = None
             self.thermal.set_powered(now, False)
             self.registers = Registers()
+            self.sdk = SdkDialect(self)
+            self.speaks_sdk = False
             self.frame_counter = 0
             self.in_loader = self.boots_in_loader
             self.ram.clear()
@@ -208,6 +214,9 @@ class EmulatedCamera:
                 return self._loader_write(value, index, data)
             if self.in_loader:
                 raise Stall(f"boot loader does not answer request 0x{request:02X}")
+            self.speaks_sdk = self.speaks_sdk or starts_sdk_dialect(request, len(data))
+            if self.speaks_sdk:
+                return self.sdk.control_out(request, value, index, data)
             if request != protocol.REQ_COMMAND or len(data) != protocol.COMMAND_LEN:
                 raise Stall(f"unsupported control write 0x{request:02X} ({len(data)} bytes)")
             try:
@@ -223,6 +232,10 @@ class EmulatedCamera:
             if request == protocol.REQ_FIRMWARE and self.in_loader:
                 address = value | (index << 16)
                 return self.ram.read(address, length)
+            if not self.in_loader and (self.speaks_sdk or starts_sdk_dialect(request, 0)):
+                self.speaks_sdk = request != protocol.REQ_STATUS
+                if self.speaks_sdk:
+                    return self.sdk.control_in(request, value, index, length)
             if self.in_loader or request != protocol.REQ_STATUS or length < protocol.STATUS_LEN:
                 raise Stall(f"unsupported control read 0x{request:02X} ({length} bytes)")
             return self._status()
@@ -311,6 +324,8 @@ class EmulatedCamera:
     # --- frames --------------------------------------------------------------------------------------------------
     def _materialize(self, exp: _ExposureInProgress) -> _Stream:
         """Render the finished exposure and queue it on EP 0x81, with any armed faults applied."""
+        if self.speaks_sdk:
+            return self._materialize_sdk(exp)
         s = exp.registers
         y, rows = self._rows_of(s)
         self.thermal.update(exp.ready_at)
@@ -330,6 +345,32 @@ class EmulatedCamera:
             stream.unplug_down_s = float(unplug.params.get("down_s", 2.0))
         self.last_frame = record
         return stream
+
+    def _materialize_sdk(self, exp: _ExposureInProgress) -> _Stream:
+        """The finished exposure in the SDK dialect's frame format (no stream faults: they target the first)."""
+        self.thermal.update(exp.ready_at)
+        integration, hidden = self.sdk.integration(exp.duration, self.thermal.sensor_c)
+        sequence = self.frame_counter
+        self.frame_counter += 1
+        bpp = 2 if integration.bits == 16 else 1
+        size = protocol.sdk_frame_length(self.sdk.family, self.sdk.width, hidden + integration.roi_height, 16)
+        buffer = self.frames.buffer_of(size)
+        truth_box: list[object] = []
+        data, image_at = self.sdk.frame(buffer, integration, hidden, sequence,
+                                        lambda out, it: truth_box.append(self.sensor.render(out, it, self.scene)))
+        image = data[image_at : image_at + integration.roi_height * self.sdk.width * bpp]
+        layout = protocol.frame_layout(self.sdk.width, integration.roi_height, integration.bits, False)
+        record = FrameRecord(sequence, exp.started, replace(exp.registers), layout, truth_box[0], 0,  # type: ignore[arg-type]
+                             sdk_image=image.view(">u2" if bpp == 2 else np.uint8).reshape(integration.roi_height, -1))
+        self.last_frame = record
+        rate = (self.model.bytes_per_second(integration.roi_height, integration.bits, exp.registers.usb_traffic)
+                if self.rate_limit else math.inf)
+        return _Stream([data], rate, self.clock.now())
+
+    def current_stream(self) -> _Stream | None:
+        """The frame queued on EP 0x81 (materialised once its exposure and readout are done), if any."""
+        with self._lock:
+            return self._current_stream(self.clock.now())
 
     def _rows_of(self, s: Registers) -> tuple[int, int]:
         return s.roi_y, s.roi_height or self.model.readout_height

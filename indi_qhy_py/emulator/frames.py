@@ -37,6 +37,10 @@ class FrameBuilder:
             self.buffer = np.zeros(max(size, full), dtype=np.uint8)
         return self.buffer
 
+    def buffer_of(self, size: int) -> np.ndarray:
+        """The reused frame buffer, at least ``size`` bytes."""
+        return self._buffer(size)
+
     def build(self, integration: Integration, scene: Scene, sequence: int) -> BuiltFrame:
         width, rows, bits = self.model.readout_width, integration.roi_height, integration.bits
         layout = protocol.frame_layout(width, rows, bits, self.model.variant.frame_header)

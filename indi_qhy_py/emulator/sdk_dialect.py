@@ -1,0 +1,161 @@
+"""The emulated camera as QHY's own SDK drives it: the OBSERVED dialect of ``protocol`` (second half).
+
+The SDK's requests (0xD1 blocks A0-A9 in its meaning, FPGA writes, DDR count, temperature, cooler, sensors,
+version and id reads) are answered here, and its frames are streamed in the observed format: the marker, the
+frame number, the hidden rows, the image rows big-endian, padded to whole DDR units. The device switches to this
+dialect at the first request only the SDK makes (``starts_sdk_dialect``) and back at the first 0xD2 status read
+of the project's first dialect, so one emulated camera serves both the SDK oracle and the driver.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .. import protocol
+from ..protocol import SdkCommand
+from .commands import Stall
+from .sensor import Integration
+
+if TYPE_CHECKING:
+    from .device import EmulatedCamera
+
+SDK_ONLY_REQUESTS = frozenset({protocol.REQ_FPGA_WRITE, protocol.REQ_EXPOSURE_ARM, protocol.REQ_DDR_COUNT,
+                               protocol.REQ_FIRMWARE_VERSION, protocol.REQ_CAMERA_ID, protocol.REQ_SENSORS,
+                               protocol.REQ_TEMPERATURE, protocol.REQ_COOLER_TARGET, protocol.REQ_COOLER_MODE,
+                               protocol.REQ_CFW_WRITE, protocol.REQ_CFW_READ})
+_ZERO_ANSWERS = (protocol.REQ_CAMERA_ID, protocol.REQ_SENSORS, protocol.REQ_FIRMWARE_VERSION, protocol.REQ_CFW_READ)
+FPGA_VERSION = bytes([0x24, 0x05, 0x17, 0x01])  # the emulator's own (a real camera's is what the SDK reads)
+
+
+def starts_sdk_dialect(request: int, data_len: int) -> bool:
+    return request in SDK_ONLY_REQUESTS or (request == protocol.REQ_COMMAND and data_len == protocol.SDK_GAIN_BLOCK_LEN)
+
+
+@dataclass
+class SdkRegisters:
+    """What the SDK has written, in the camera's terms."""
+
+    rows: int = 0  # 0 = the full frame
+    first_row: int = 25
+    bits: int = 16
+    gain: protocol.GainRegisters = field(default_factory=lambda: protocol.GainRegisters(2400, 8, False))
+    fpga: dict[int, int] = field(default_factory=dict)
+    watchdog_fed_at: float = field(default_factory=time.monotonic)
+
+
+class SdkDialect:
+    """Answers the SDK's requests for one ``EmulatedCamera``."""
+
+    def __init__(self, camera: EmulatedCamera) -> None:
+        self.camera = camera
+        self.registers = SdkRegisters()
+        self.family = camera.model.family.name
+        (self.width, self.full_height), _ = protocol.SDK_IMAGE[self.family]
+
+    # --- OUT ---------------------------------------------------------------------------------------------------
+    def control_out(self, request: int, value: int, index: int, data: bytes) -> int:
+        cam, regs = self.camera, self.registers
+        if request == protocol.REQ_COMMAND:
+            self._command(data)
+        elif request == protocol.REQ_FPGA_WRITE:
+            regs.fpga[index] = value
+            if index == protocol.FPGA_WATCHDOG:
+                regs.watchdog_fed_at = time.monotonic()
+            if index == protocol.FPGA_READ_DONE:
+                cam.discard_frame()
+        elif request == protocol.REQ_COOLER_TARGET:
+            cam.thermal.set_auto(cam.clock.now(), protocol.decode_cooler_target(data))
+        elif request == protocol.REQ_COOLER_MODE:
+            if not data[0]:
+                cam.thermal.set_manual(cam.clock.now(), min(protocol.PWM_FULL, data[1] * 2))
+        elif request not in (protocol.REQ_EXPOSURE_ARM, protocol.REQ_CFW_WRITE):
+            raise Stall(f"the SDK dialect has no write 0x{request:02X}")
+        return len(data)
+
+    def _command(self, block: bytes) -> None:
+        cam, regs = self.camera, self.registers
+        try:
+            command = SdkCommand(block[0])
+        except ValueError as err:
+            raise Stall(f"unknown SDK command 0x{block[0]:02X}") from err
+        r = cam.registers
+        if command == SdkCommand.EXPOSURE:
+            r.exposure_us = max(1, int.from_bytes(block[1:5], "big"))
+        elif command == SdkCommand.GAIN:
+            regs.gain = protocol.decode_gain(block)
+        elif command == SdkCommand.OFFSET:
+            r.offset = min(cam.model.offset_max, int.from_bytes(block[1:3], "big") // 16)
+        elif command == SdkCommand.USB_TRAFFIC:
+            r.usb_traffic = min(block[1], cam.model.usb_traffic_max)
+        elif command == SdkCommand.BITS:
+            regs.bits = 16 if block[1] else 8
+        elif command == SdkCommand.DDR:
+            r.ddr = block[1] == 0xFF
+        elif command == SdkCommand.ROWS:
+            regs.rows, regs.first_row = protocol.decode_rows(block)
+        elif command == SdkCommand.START:
+            cam.start_exposure(cam.clock.now())
+        # MODE: single frame is the only mode served
+
+    # --- IN ----------------------------------------------------------------------------------------------------
+    def control_in(self, request: int, value: int, index: int, length: int) -> bytes:
+        cam = self.camera
+        if request == protocol.REQ_DDR_COUNT and index == protocol.DDR_COUNT_INDEX:
+            stream = cam.current_stream()
+            waiting = 0 if stream is None else stream.total - stream.sent
+            return protocol.encode_ddr_count(waiting)
+        if request == protocol.REQ_DDR_COUNT and index in protocol.FPGA_VERSION_INDEXES:
+            return FPGA_VERSION[protocol.FPGA_VERSION_INDEXES.index(index) :][:1]
+        if request == protocol.REQ_TEMPERATURE:
+            cam.thermal.update(cam.clock.now())
+            return protocol.encode_temperature(cam.thermal.sensor_c)[:length]
+        if request in _ZERO_ANSWERS:
+            # OBSERVED: 0xCA zeros make the SDK take a 1618:C601 / C269 device as the mono QHY600M / QHY268M (other
+            # answers select other camera series). ASSUMED: zeros elsewhere read as "no sensor", "no wheel".
+            return bytes(length)
+        raise Stall(f"the SDK dialect has no read 0x{request:02X} index 0x{index:X}")
+
+    # --- frames ------------------------------------------------------------------------------------------------
+    def geometry(self) -> tuple[int, int, int]:
+        """(first image row on the sensor, image rows, hidden rows) the A2 registers ask for."""
+        regs, hidden = self.registers, protocol.HIDDEN_ROWS[self.family]
+        if regs.rows == 0 or (self.family != "QHY600" and regs.rows == self.full_height):
+            return 0, self.full_height, hidden
+        extra, first, _ = protocol.ROWS_QHY600
+        if self.family == "QHY600":
+            return regs.first_row - first, regs.rows - extra, hidden
+        return regs.first_row + 9, regs.rows - 68, 34  # ASSUMED for the QHY268 ROI: 34 rows above, 34 below
+
+    def integration(self, exposure_s: float, temperature_c: float) -> tuple[Integration, int]:
+        r = self.camera.registers
+        y, rows, hidden = self.geometry()
+        gain = self._gain_setting()
+        return Integration(exposure_s, gain, r.offset, r.read_mode, self.registers.bits, y, rows, temperature_c), hidden
+
+    def _gain_setting(self) -> int:
+        """The user gain the A4 registers stand for (the inverse of ``protocol.gain_registers``)."""
+        for gain in range(0, 256):
+            if protocol.gain_registers(self.family, self.camera.registers.read_mode, gain) == self.registers.gain:
+                return min(gain, self.camera.model.read_mode(self.camera.registers.read_mode).gain_max)
+        return 0
+
+    def frame(self, buffer: np.ndarray, integration: Integration, hidden: int, sequence: int,
+              render: object) -> tuple[np.ndarray, int]:
+        """Fill ``buffer`` with one frame in the SDK's format; returns (the bytes to send, image byte offset)."""
+        bpp = 2 if integration.bits == 16 else 1
+        rows = hidden + integration.roi_height
+        total = protocol.sdk_frame_length(self.family, self.width, rows, integration.bits)
+        image_at = len(protocol.FRAME_MARKER) + hidden * self.width * bpp
+        buffer[:image_at] = 0
+        render(buffer[image_at:], integration)  # type: ignore[operator]
+        marker = len(protocol.FRAME_MARKER)
+        buffer[:marker] = np.frombuffer(protocol.FRAME_MARKER, dtype=np.uint8)
+        buffer[marker : marker + protocol.HEAD_SEQUENCE_LEN] = np.frombuffer(
+            (sequence & 0xFFFFFFFF).to_bytes(4, "big"), dtype=np.uint8)
+        end = image_at + integration.roi_height * self.width * bpp
+        buffer[end:total] = 0
+        return buffer[:total], image_at
