@@ -494,9 +494,29 @@ REQ_DDR_COUNT = 0xBC  # IN wIndex 4, 4 bytes: the frame buffer's fill, see decod
 DDR_COUNT_INDEX = 4
 FPGA_VERSION_INDEXES = (0xC8, 0xC9, 0xCA, 0xCB)  # IN 0xBC, 1 byte each (fpga_version.txt)
 REQ_FIRMWARE_VERSION = 0xC2  # IN 10 bytes (firmware_version.txt)
-REQ_CAMERA_ID = 0xCA  # IN 16 bytes, wIndex 0x08 and wValue/wIndex 0x10 at enumeration: the SDK's camera id
+REQ_CAMERA_ID = 0xCA  # IN 16 bytes at enumeration: wIndex 0x08 selects the camera series (zeros: QHY600M/QHY268M
+#                       on 1618:C601/C269; other answers make the SDK treat the device as another series),
+#                       wValue/wIndex 0x10 carries the serial the SDK's camera id is made from (01 23 45 ... ->
+#                       "QHY600M-12468ace012345677"; different bytes, different id)
+CAMERA_TYPE_INDEX, CAMERA_SERIAL_INDEX = 0x08, 0x10
 REQ_SENSORS = 0xD5  # IN 64 bytes, wIndex selects (init.txt, cfw.txt)
 SENSOR_PRESSURE, SENSOR_HUMIDITY, SENSOR_STATUS, SENSOR_WHILE_EXPOSING = 0x07, 0x02, 0x03, 0x24
+SENSOR_HUMIDITY_READ = 0x01  # read at every GetQHYCCDHumidity once D5/02 said a sensor is there
+
+
+def humidity_present(raw: bytes) -> bool:
+    """D5/02, read in InitQHYCCD: byte 0 = 1 when the chamber has a humidity sensor (0: the SDK answers "no
+    sensor" and never reads D5/01; test_sdk_facts: humidity)."""
+    return raw[0] == 1
+
+
+def decode_humidity(raw: bytes) -> float:
+    """D5/01: relative humidity in 0.01 %, big-endian in bytes 0-1 (10 00 -> 40.96 %, 00 10 -> 0.16 %)."""
+    return int.from_bytes(raw[:2], "big") / 100.0
+
+
+def encode_humidity(percent: float) -> bytes:
+    return max(0, min(0xFFFF, round(percent * 100))).to_bytes(2, "big") + bytes(62)
 REQ_TEMPERATURE = 0xF2  # IN 4 bytes, see decode_temperature (read_temperature.txt)
 REQ_COOLER_TARGET = 0xF3  # OUT 3 bytes, see encode_cooler_target (cooler_target_-10.txt)
 REQ_COOLER_MODE = 0xF4  # OUT 2 bytes: byte 0 1 = regulate to the F3 target, 0 = manual; byte 1 manual PWM / 2
@@ -515,7 +535,7 @@ HEAD_SEQUENCE_LEN = 4  # the 4 bytes after the marker: the frame number, big-end
 DDR_UNIT = 2048  # bytes per unit of the DDR count
 SDK_BULK_READ = 16384  # the SDK's bulk read size; the last reads of a frame are DDR_UNIT bytes
 #: Rows on the wire between the marker and the first row of the image the SDK returns, per camera family.
-HIDDEN_ROWS = {"QHY600": 34, "QHY268": 0}
+HIDDEN_ROWS = {"QHY600": 34, "QHY268": 0}  # full frame; a QHY268 ROI from y >= 34 has 34 (see rows_for)
 #: The image the SDK returns at 1x1 (width, height) and its effective area (x, y, w, h), per family.
 SDK_IMAGE = {"QHY600": ((9600, 6422), (24, 34, 9576, 6388)), "QHY268": ((6280, 4244), (24, 34, 6248, 4176))}
 
@@ -558,12 +578,11 @@ def encode_bits(bits: int) -> bytes:
 
 @dataclass(frozen=True)
 class GainRegisters:
-    """The fields of the A4 block: analog gain register (bytes 1-2 BE), digital gain (byte 4), conversion gain
-    switch (byte 5: 1 = high)."""
+    """The fields of the A4 block: analog gain register (bytes 1-2 BE) and digital gain (byte 4). Byte 5 looked
+    like a conversion-gain flag in one sweep but varies between runs for the same gain: not a field."""
 
     analog: int
     digital: int
-    high_conversion: bool
 
 
 #: Per family and read mode: (HCG from gain, analog at gain 0 LCG, analog at the HCG switch, step, analog max,
@@ -576,38 +595,43 @@ def gain_registers(family: str, read_mode: int, gain: int) -> GainRegisters:
     hcg_from, lcg0, hcg0, step, analog_max, digital_base = _GAIN_CURVES.get(
         (family, read_mode), _GAIN_CURVES[("QHY600", 0)])
     if gain < hcg_from:
-        return GainRegisters(min(analog_max, lcg0 + step * gain), 8, False)
-    return GainRegisters(min(analog_max, hcg0 + step * (gain - hcg_from)), max(8, gain - digital_base), True)
+        return GainRegisters(min(analog_max, lcg0 + step * gain), 8)
+    return GainRegisters(min(analog_max, hcg0 + step * (gain - hcg_from)), max(8, gain - digital_base))
 
 
 def encode_gain(registers: GainRegisters) -> bytes:
-    body = registers.analog.to_bytes(2, "big") + bytes([0, registers.digital, int(registers.high_conversion)])
+    body = registers.analog.to_bytes(2, "big") + bytes([0, registers.digital])
     return encode_sdk_command(SdkCommand.GAIN, body)
 
 
 def decode_gain(block: bytes) -> GainRegisters:
-    return GainRegisters(int.from_bytes(block[1:3], "big"), block[4], bool(block[5]))
+    return GainRegisters(int.from_bytes(block[1:3], "big"), block[4])
 
 
-#: A2 rows: (rows added to the height, first-row offset, minimum rows) per family. OBSERVED for the QHY600
-#: (full 6422 -> 6456 from 25; 1000 rows at y 500 -> 1034 from 525; 10 rows at y 4 -> 300 from 29).
-#: QHY268 (full 4244 -> 4244 from 25; 500 at y 200 -> 568 from 191) sets byte 1 = 2 and bytes 10-11 = 17 5e.
+#: A2 rows: bytes 6-7 rows to read, bytes 8-9 first row (bytes 1, 10, 11 vary run to run: unused).
+#: OBSERVED for the QHY600 (full 6422 -> 6456 from 25; 1000 rows at y 500 -> 1034 from 525; 10 rows at y 4 ->
+#: 300 from 29): rows = height + 34 (at least 300), first = y + 25; the 34 extra rows come first on the wire.
+#: OBSERVED for the QHY268 (full frame at bin 1 -> 4244 from 25; bin 2 or 4 full -> 4278 from 25; 1000 rows at
+#: y 500 -> 1068 from 491; 100 rows at y 0 -> 134 from 25): lead = min(y, 34) rows above, the height, 34 below.
 ROWS_QHY600 = (34, 25, 300)
+ROW_MARGIN, FIRST_ROW = 34, 25
 
 
-def encode_rows(family: str, y: int, height: int, full_height: int) -> bytes:
-    """The A2 block the SDK sends for a ROI of ``height`` rows from ``y`` (SetQHYCCDResolution)."""
+def rows_for(family: str, y: int, height: int, full_height: int, binning: int = 1) -> tuple[int, int]:
+    """(rows to read, first row) the SDK asks for a ROI of ``height`` sensor rows from ``y``."""
     if family == "QHY600":
         extra, first, minimum = ROWS_QHY600
-        rows, start, head = max(minimum, height + extra), y + first, 0
-    else:
-        rows, start, head = min(height + 68, full_height), max(y - 9, 25), 2
-        if height == full_height:
-            rows, start = full_height, 25
-    body = bytes([head, 0, 0, 0, 0]) + rows.to_bytes(2, "big") + start.to_bytes(2, "big")
-    if family != "QHY600":
-        body += b"\x17\x5e"
-    return encode_sdk_command(SdkCommand.ROWS, body)
+        return max(minimum, height + extra), y + first
+    if binning == 1 and y == 0 and height == full_height:
+        return full_height, FIRST_ROW
+    lead = min(y, ROW_MARGIN)
+    return height + ROW_MARGIN + lead, FIRST_ROW + y - lead
+
+
+def encode_rows(family: str, y: int, height: int, full_height: int, binning: int = 1) -> bytes:
+    """The A2 block the SDK sends for a ROI (SetQHYCCDResolution, in sensor rows)."""
+    rows, start = rows_for(family, y, height, full_height, binning)
+    return encode_sdk_command(SdkCommand.ROWS, bytes(5) + rows.to_bytes(2, "big") + start.to_bytes(2, "big"))
 
 
 def decode_rows(block: bytes) -> tuple[int, int]:

@@ -42,7 +42,7 @@ class SdkRegisters:
     rows: int = 0  # 0 = the full frame
     first_row: int = 25
     bits: int = 16
-    gain: protocol.GainRegisters = field(default_factory=lambda: protocol.GainRegisters(2400, 8, False))
+    gain: protocol.GainRegisters = field(default_factory=lambda: protocol.GainRegisters(2400, 8))
     fpga: dict[int, int] = field(default_factory=dict)
     watchdog_fed_at: float = field(default_factory=time.monotonic)
 
@@ -113,6 +113,13 @@ class SdkDialect:
         if request == protocol.REQ_TEMPERATURE:
             cam.thermal.update(cam.clock.now())
             return protocol.encode_temperature(cam.thermal.sensor_c)[:length]
+        if request == protocol.REQ_SENSORS and index == protocol.SENSOR_HUMIDITY:
+            return bytes([1 if cam.model.humidity_sensor else 0]).ljust(length, b"\0")
+        if request == protocol.REQ_SENSORS and index == protocol.SENSOR_HUMIDITY_READ and cam.model.humidity_sensor:
+            cam.thermal.update(cam.clock.now())
+            return protocol.encode_humidity(cam.thermal.humidity_percent)[:length]
+        if request == protocol.REQ_CAMERA_ID and index == protocol.CAMERA_SERIAL_INDEX:
+            return cam.serial.encode("ascii")[:length].ljust(length, b"\0")
         if request in _ZERO_ANSWERS:
             # OBSERVED: 0xCA zeros make the SDK take a 1618:C601 / C269 device as the mono QHY600M / QHY268M (other
             # answers select other camera series). ASSUMED: zeros elsewhere read as "no sensor", "no wheel".
@@ -121,14 +128,17 @@ class SdkDialect:
 
     # --- frames ------------------------------------------------------------------------------------------------
     def geometry(self) -> tuple[int, int, int]:
-        """(first image row on the sensor, image rows, hidden rows) the A2 registers ask for."""
-        regs, hidden = self.registers, protocol.HIDDEN_ROWS[self.family]
+        """(first image row on the sensor, image rows, hidden rows before it) the A2 registers ask for."""
+        regs = self.registers
         if regs.rows == 0 or (self.family != "QHY600" and regs.rows == self.full_height):
-            return 0, self.full_height, hidden
-        extra, first, _ = protocol.ROWS_QHY600
+            return 0, self.full_height, protocol.HIDDEN_ROWS[self.family]
         if self.family == "QHY600":
-            return regs.first_row - first, regs.rows - extra, hidden
-        return regs.first_row + 9, regs.rows - 68, 34  # ASSUMED for the QHY268 ROI: 34 rows above, 34 below
+            extra, first, _ = protocol.ROWS_QHY600
+            return regs.first_row - first, regs.rows - extra, extra
+        if regs.first_row == protocol.FIRST_ROW:  # ASSUMED: y = 0 (the A2 fields cannot tell 0 <= y <= 34 apart)
+            return 0, regs.rows - protocol.ROW_MARGIN, 0
+        y = regs.first_row - protocol.FIRST_ROW + protocol.ROW_MARGIN
+        return y, regs.rows - 2 * protocol.ROW_MARGIN, protocol.ROW_MARGIN
 
     def integration(self, exposure_s: float, temperature_c: float) -> tuple[Integration, int]:
         r = self.camera.registers

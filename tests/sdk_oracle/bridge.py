@@ -92,6 +92,10 @@ class ScriptedUsbDevice:
     read_limits: list[int] = field(default_factory=list)  # caps on the next reads' sizes (0: a zero-length packet)
     stream_ready: threading.Event = field(default_factory=threading.Event)
 
+    def __post_init__(self) -> None:
+        # the SDK lists cameras by an id made from this answer: every scripted device gets its own
+        self.answers.setdefault((0xCA, 0x10), f"SCRIPT{self.address:010d}".encode())
+
     def present(self) -> bool:
         return True
 

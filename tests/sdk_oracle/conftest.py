@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import ctypes
 import itertools
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
 from indi_qhy_py.emulator import EmulatedCamera, EmulatedClock
+from indi_qhy_py.emulator.scene import Dark
 from indi_qhy_py.models import model_by_name
 
 from .bridge import EmulatedUsbDevice, ScriptedUsbDevice
 from .sdk import Control, Sdk, SdkCamera, oracle, unavailable_reason
 
 _slots = itertools.cycle(range(8))
+_seeds = itertools.count(101)  # every emulated camera a serial of its own: the SDK lists cameras by id
 
 
 @pytest.fixture(scope="session")
@@ -47,48 +48,63 @@ class SdkOnEmulator:
 
 
 def open_emulated(sdk: Sdk, model: str, **kwargs: object) -> SdkOnEmulator:
-    camera = EmulatedCamera(model_by_name(model), clock=EmulatedClock(), rate_limit=False, **kwargs)  # type: ignore[arg-type]
+    camera = EmulatedCamera(model_by_name(model), clock=EmulatedClock(), seed=next(_seeds), rate_limit=False, **kwargs)  # type: ignore[arg-type]
     slot = next(_slots)
     camera_id = sdk.plug(slot, EmulatedUsbDevice(camera))
     cam = sdk.open(camera_id)
     assert cam.SetQHYCCDStreamMode(0) == 0
     assert cam.InitQHYCCD() == 0
-    cam.SetQHYCCDParam(Control.EXPOSURE, 2000.0)
-    info = cam.chip_info()
-    cam.SetQHYCCDBinMode(1, 1)
-    cam.SetQHYCCDResolution(0, 0, info.width, info.height)
     return SdkOnEmulator(sdk, camera, cam, slot)
 
 
+def reset(cam: SdkCamera) -> None:
+    """Back to a full 16-bit 1x1 frame of 2 ms (tests share one opened camera per model)."""
+    cam.SetQHYCCDParam(Control.TRANSFERBIT, 16.0)
+    cam.SetQHYCCDBinMode(1, 1)
+    info = cam.chip_info()
+    cam.SetQHYCCDResolution(0, 0, info.width, info.height)
+    cam.SetQHYCCDParam(Control.EXPOSURE, 2000.0)
+
+
+# The SDK keeps every camera it has opened in a table of 16 (and crashes closing one after an exposure), so the
+# session opens one device per model and kind, and each test resets it.
+_emulated: dict[str, SdkOnEmulator] = {}
+_scripted: dict[int, tuple[SdkCamera, ScriptedUsbDevice]] = {}
+
+
 @pytest.fixture
-def emulated(sdk: Sdk) -> Iterator[object]:
-    """``emulated("QHY600M")``: the SDK on a fresh emulated camera; unplugged after the test."""
-    opened: list[SdkOnEmulator] = []
+def emulated(sdk: Sdk):  # type: ignore[no-untyped-def]
+    """``emulated("QHY600M")``: the SDK on that model's emulated camera, reset to a dark full 16-bit frame."""
 
-    def make(model: str, **kwargs: object) -> SdkOnEmulator:
-        opened.append(open_emulated(sdk, model, **kwargs))
-        return opened[-1]
+    def make(model: str) -> SdkOnEmulator:
+        if model not in _emulated:
+            _emulated[model] = open_emulated(sdk, model)
+        emu = _emulated[model]
+        emu.camera.scene = Dark()
+        reset(emu.cam)
+        return emu
 
-    yield make
-    for item in opened:
-        sdk.unplug(item.slot)  # never CloseQHYCCD after an exposure: this SDK build crashes in it
+    return make
 
 
 @pytest.fixture
-def scripted(sdk: Sdk) -> Iterator[object]:
-    """``scripted(0xC601)``: the SDK on a scripted device whose answers a probe chooses."""
-    opened: list[int] = []
+def scripted(sdk: Sdk):  # type: ignore[no-untyped-def]
+    """``scripted(0xC601)``: the SDK on a scripted device whose answers a probe chooses (reset per test)."""
 
     def make(product_id: int) -> tuple[SdkCamera, ScriptedUsbDevice]:
-        device = ScriptedUsbDevice(product_id, ddr_auto=True)
-        slot = next(_slots)
-        cam = sdk.open(sdk.plug(slot, device))
-        opened.append(slot)
-        cam.SetQHYCCDStreamMode(0)
-        cam.InitQHYCCD()
+        if product_id not in _scripted:
+            device = ScriptedUsbDevice(product_id, ddr_auto=True)
+            cam = sdk.open(sdk.plug(next(_slots), device))
+            cam.SetQHYCCDStreamMode(0)
+            cam.InitQHYCCD()
+            _scripted[product_id] = (cam, device)
+        cam, device = _scripted[product_id]
+        keep = {key: value for key, value in device.answers.items() if key == (0xCA, 0x10)}
+        device.answers.clear()
+        device.answers.update(keep)
+        device.ddr_auto, device.read_limits, device.stream, device.sent = True, [], b"", 0
+        reset(cam)
         cam.SetQHYCCDParam(Control.EXPOSURE, 1000.0)
         return cam, device
 
-    yield make
-    for slot in opened:
-        sdk.unplug(slot)
+    return make

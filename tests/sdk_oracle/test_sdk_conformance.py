@@ -6,11 +6,15 @@ camera rendered or holds: if the emulator's dialect drifted from what the SDK ex
 
 from __future__ import annotations
 
+import ctypes
+
 import numpy as np
 import pytest
 
 from indi_qhy_py import protocol
 from indi_qhy_py.emulator.scene import FlatField
+
+from .sdk import Control
 
 pytestmark = pytest.mark.emulated
 MODELS = ["QHY600M", "QHY268M"]
@@ -34,3 +38,92 @@ def test_sdk_full_frame_16_bit_equals_the_emulators_pixels(emulated, model: str)
     assert rc == 0 and bits == 16
     assert (w, h) == protocol.SDK_IMAGE[emu.camera.model.family.name][0]
     np.testing.assert_array_equal(image_of(raw, w, h, bits), truth_of(emu))
+
+
+def binned_sum(image: np.ndarray, n: int) -> np.ndarray:
+    h, w = (image.shape[0] // n) * n, (image.shape[1] // n) * n
+    blocks = image[:h, :w].astype(np.uint32).reshape(h // n, n, w // n, n)
+    return np.minimum(blocks.sum(axis=(1, 3)), 65535).astype(np.uint16)
+
+
+def test_sdk_8_bit_frame_equals_the_emulators_pixels(emulated) -> None:
+    emu = emulated("QHY268M")
+    emu.camera.scene = FlatField(3000.0)
+    assert emu.cam.SetQHYCCDParam(Control.TRANSFERBIT, 8.0) == 0
+    rc, w, h, bits, raw = emu.single_frame()
+    assert rc == 0 and bits == 8
+    np.testing.assert_array_equal(image_of(raw, w, h, bits), truth_of(emu))
+
+
+@pytest.mark.parametrize("n", [2, 4])
+def test_sdk_bins_on_the_host_by_summing_the_full_frame_the_camera_sends(emulated, n: int) -> None:
+    emu = emulated("QHY600M")
+    emu.camera.scene = FlatField(500.0)
+    assert emu.cam.SetQHYCCDBinMode(n, n) == 0
+    (width, height), _ = protocol.SDK_IMAGE["QHY600"]
+    assert emu.cam.SetQHYCCDResolution(0, 0, width // n, height // n) == 0
+    rc, w, h, bits, raw = emu.single_frame()
+    assert rc == 0 and (w, h) == (width // n, height // n)
+    np.testing.assert_array_equal(image_of(raw, w, h, bits), binned_sum(truth_of(emu), n)[:h, :w])
+
+
+@pytest.mark.parametrize("model", ["QHY600M"])  # QHY268 ROI and binning: see README "What is verified"
+def test_sdk_roi_reads_the_rows_it_asks_for_and_crops_columns(emulated, model: str) -> None:
+    emu = emulated(model)
+    emu.camera.scene = FlatField(800.0)
+    x, y, w_roi, h_roi = 1000, 500, 2000, 1000
+    assert emu.cam.SetQHYCCDResolution(x, y, w_roi, h_roi) == 0
+    rc, w, h, bits, raw = emu.single_frame()
+    assert rc == 0 and (w, h) == (w_roi, h_roi)
+    truth = truth_of(emu)
+    assert truth.shape[0] >= h_roi
+    np.testing.assert_array_equal(image_of(raw, w, h, bits), truth[:h_roi, x : x + w_roi])
+
+
+def test_sdk_reads_the_emulators_sensor_temperature(emulated, monkeypatch) -> None:
+    emu = emulated("QHY600M")
+    monkeypatch.setattr(emu.camera.thermal, "update", lambda now: None)  # hold the value while the SDK reads it
+    for celsius in (21.3, -9.8):
+        emu.camera.thermal.sensor_c = celsius
+        assert emu.cam.GetQHYCCDParam(Control.CURTEMP) == pytest.approx(celsius, abs=0.05)
+
+
+def test_sdk_cooler_commands_reach_the_emulated_tec(emulated) -> None:
+    emu = emulated("QHY600M")
+    assert emu.cam.ControlQHYCCDTemp(-10.0) == 0
+    assert emu.camera.thermal.auto and emu.camera.thermal.target_c == pytest.approx(-10.0)
+    assert emu.cam.SetQHYCCDParam(Control.MANULPWM, 128.0) == 0
+    assert not emu.camera.thermal.auto and emu.camera.thermal.pwm == pytest.approx(128, abs=1)
+
+
+def test_sdk_settings_reach_the_emulated_camera(emulated) -> None:
+    emu = emulated("QHY600M")
+    for control, value in ((Control.OFFSET, 60.0), (Control.USBTRAFFIC, 30.0), (Control.GAIN, 56.0)):
+        assert emu.cam.SetQHYCCDParam(control, value) == 0
+    assert emu.camera.registers.offset == 60
+    assert emu.camera.registers.usb_traffic == 30
+    assert emu.camera.sdk._gain_setting() == 56
+
+
+def test_sdk_exposes_again_cleanly_after_a_cancel(emulated) -> None:
+    emu = emulated("QHY600M")
+    emu.camera.scene = FlatField(1500.0)
+    emu.cam.SetQHYCCDParam(Control.EXPOSURE, 5_000_000.0)
+    assert emu.cam.ExpQHYCCDSingleFrame() == 0
+    assert emu.cam.CancelQHYCCDExposingAndReadout() == 0
+    emu.cam.SetQHYCCDParam(Control.EXPOSURE, 2000.0)
+    rc, w, h, bits, raw = emu.single_frame()
+    assert rc == 0 and (w, h) == protocol.SDK_IMAGE["QHY600"][0]
+    np.testing.assert_array_equal(image_of(raw, w, h, bits), truth_of(emu))
+    assert emu.camera.last_frame.registers.exposure_us == 2000
+
+
+def test_sdk_reads_the_emulators_chamber_humidity(emulated, monkeypatch) -> None:
+    emu = emulated("QHY268M")
+    assert emu.camera.model.humidity_sensor
+    emu.cam.InitQHYCCD()
+    emu.cam.SetQHYCCDStreamMode(0)
+    monkeypatch.setattr(emu.camera.thermal, "update", lambda now: None)
+    value = ctypes.c_double()
+    assert emu.cam.GetQHYCCDHumidity(ctypes.byref(value)) == 0
+    assert value.value == pytest.approx(emu.camera.thermal.humidity_percent, abs=0.01)

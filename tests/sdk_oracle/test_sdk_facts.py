@@ -1,0 +1,155 @@
+"""The OBSERVED entries of ``protocol``, each re-observed: what QHY's SDK sends, accepts and returns.
+
+Every test feeds the SDK chosen answers on a scripted device and asserts what the SDK itself did or returned;
+the project's encoders and decoders must agree with it byte for byte, field by field.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+import pytest
+
+from indi_qhy_py import protocol
+
+from .bridge import Transfer
+from .probe import expose_stream, locate
+from .sdk import Control
+
+QHY600M, QHY268M = 0xC601, 0xC269
+
+
+def commands(transfers: list[Transfer], request: int = protocol.REQ_COMMAND) -> list[Transfer]:
+    return [t for t in transfers if t.kind == "OUT" and t.request == request]
+
+
+def sent(sdk, cam, call) -> list[Transfer]:  # type: ignore[no-untyped-def]
+    mark = sdk.bridge.mark()
+    call(cam)
+    return sdk.bridge.since(mark)
+
+
+@pytest.mark.parametrize(("control", "value", "expected"), [
+    (Control.EXPOSURE, 20_000.0, protocol.encode_exposure(20_000)),
+    (Control.EXPOSURE, 300e6, protocol.encode_exposure(300_000_000)),
+    (Control.OFFSET, 25.0, protocol.encode_offset(25)),
+    (Control.OFFSET, 60.0, protocol.encode_offset(60)),
+    (Control.USBTRAFFIC, 30.0, protocol.encode_usb_traffic(30)),
+    (Control.TRANSFERBIT, 8.0, protocol.encode_bits(8)),
+    (Control.TRANSFERBIT, 16.0, protocol.encode_bits(16)),
+])
+def test_command_blocks_equal_the_sdks(sdk, scripted, control: int, value: float, expected: bytes) -> None:
+    cam, _ = scripted(QHY600M)
+    blocks = commands(sent(sdk, cam, lambda c: c.SetQHYCCDParam(control, value)))
+    assert len(blocks) == 1
+    meaningful = {protocol.SdkCommand.EXPOSURE: 5, protocol.SdkCommand.OFFSET: 3}.get(expected[0], 2)
+    assert blocks[0].data[:meaningful] == expected[:meaningful]
+
+
+def test_gain_registers_equal_the_sdks_over_the_whole_range(sdk, scripted) -> None:
+    cam, _ = scripted(QHY600M)
+    wrong = []
+    for gain in range(0, 201):
+        block = commands(sent(sdk, cam, lambda c, g=gain: c.SetQHYCCDParam(Control.GAIN, float(g))))[0].data
+        assert len(block) == protocol.SDK_GAIN_BLOCK_LEN
+        if protocol.decode_gain(block) != protocol.gain_registers("QHY600", 0, gain):
+            wrong.append(gain)
+    assert wrong == []
+
+
+@pytest.mark.parametrize(("roi", "rows"), [((1000, 500, 2000, 1000), (1034, 525)), ((0, 0, 9600, 6422), (6456, 25)),
+                                           ((8, 4, 16, 10), (300, 29))])
+def test_rows_block_equals_the_sdks(sdk, scripted, roi: tuple[int, int, int, int], rows: tuple[int, int]) -> None:
+    cam, _ = scripted(QHY600M)
+    block = commands(sent(sdk, cam, lambda c: c.SetQHYCCDResolution(*roi)))[0].data
+    assert protocol.decode_rows(block) == rows == protocol.rows_for("QHY600", roi[1], roi[3], 6422)
+
+
+@pytest.mark.parametrize("target", [-10.0, 0.0, 10.0, 15.0])
+def test_cooler_target_equals_the_sdks_whatever_the_sensor_reads(sdk, scripted, target: float) -> None:
+    cam, device = scripted(QHY600M)
+    targets = []
+    for reading in (20.0, -10.0):
+        device.answers[(protocol.REQ_TEMPERATURE, 0)] = protocol.encode_temperature(reading)
+        out = sent(sdk, cam, lambda c: c.ControlQHYCCDTemp(target))
+        # F4 "regulate" and F3 go out when they change, not again while they hold
+        assert all(t.data == protocol.encode_cooler_mode(True) for t in commands(out, protocol.REQ_COOLER_MODE))
+        targets += [t.data for t in commands(out, protocol.REQ_COOLER_TARGET)]
+    assert targets == [protocol.encode_cooler_target(target)]
+    assert protocol.decode_cooler_target(protocol.encode_cooler_target(target)) == pytest.approx(target)
+
+
+@pytest.mark.parametrize("pwm", [0, 64, 128, 255])
+def test_manual_pwm_equals_the_sdks(sdk, scripted, pwm: int) -> None:
+    cam, _ = scripted(QHY600M)
+    out = sent(sdk, cam, lambda c: c.SetQHYCCDParam(Control.MANULPWM, float(pwm)))
+    assert [t.data for t in commands(out, protocol.REQ_COOLER_MODE)] == [protocol.encode_cooler_mode(False, pwm)]
+
+
+@pytest.mark.parametrize("answer", ["00010000", "00000100", "00000fa0", "01000100", "12345678"])
+def test_temperature_the_sdk_reads_equals_decode_temperature(sdk, scripted, answer: str) -> None:
+    cam, device = scripted(QHY600M)
+    device.answers[(protocol.REQ_TEMPERATURE, 0)] = bytes.fromhex(answer)
+    assert cam.GetQHYCCDParam(Control.CURTEMP) == pytest.approx(protocol.decode_temperature(bytes.fromhex(answer)))
+
+
+@pytest.mark.parametrize("units", [8])
+def test_the_sdk_reads_what_the_ddr_count_says(sdk, scripted, monkeypatch, units: int) -> None:
+    """The SDK reads exactly the announced bytes when the count then drops to zero (a frame that never ends)."""
+    cam, device = scripted(QHY600M)
+    device.ddr_auto = False
+    answer = protocol.encode_ddr_count(units * protocol.DDR_UNIT)
+    assert protocol.decode_ddr_count(answer) == units * protocol.DDR_UNIT
+    calls = {"n": 0}
+    original = device.control_in
+
+    def count_once(request: int, value: int, index: int, length: int) -> bytes:
+        if (request, index) == (protocol.REQ_DDR_COUNT, protocol.DDR_COUNT_INDEX):
+            calls["n"] += 1
+            return answer if calls["n"] <= 2 else bytes(4)  # two polls "stable", then empty
+        return original(request, value, index, length)
+
+    monkeypatch.setattr(device, "control_in", count_once)
+    sdk.lib.SetQHYCCDSingleFrameTimeOut.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
+    cam.SetQHYCCDSingleFrameTimeOut(1500)
+    device.feed(bytes(units * protocol.DDR_UNIT * 4))
+    cam.ExpQHYCCDSingleFrame()
+    cam.single_frame(ctypes.create_string_buffer(cam.GetQHYCCDMemLength()))
+    assert device.sent == units * protocol.DDR_UNIT
+
+
+@pytest.mark.parametrize(("product_id", "family"), [(QHY600M, "QHY600"), (QHY268M, "QHY268")])
+@pytest.mark.parametrize("marker_at", [0, 1000])
+def test_the_image_starts_hidden_rows_after_the_marker(sdk, scripted, product_id: int, family: str,
+                                                        marker_at: int) -> None:
+    cam, device = scripted(product_id)
+    (width, height), _ = protocol.SDK_IMAGE[family]
+    cam.SetQHYCCDResolution(0, 0, width, height)
+    hidden = protocol.HIDDEN_ROWS[family]
+    rng = np.random.default_rng(marker_at)
+    stream = bytearray(rng.integers(0, 255, marker_at + 4 + width * (height + hidden + 2) * 2, dtype=np.uint8))
+    stream = stream.replace(protocol.FRAME_MARKER, b"\0\0\0\0")  # only the marker we place
+    stream[marker_at : marker_at + 4] = protocol.FRAME_MARKER
+    rc, image, _ = expose_stream(cam, device, bytes(stream))
+    assert rc == 0 and image is not None and image.shape == (height, width)
+    first, stride, big_endian, contiguous = locate(image, bytes(stream), 16)
+    assert (first, stride, big_endian, contiguous) == (marker_at + 4 + hidden * width * 2, width * 2, True, True)
+
+
+@pytest.mark.parametrize("answer", ["1000", "0010", "1234"])
+def test_humidity_the_sdk_reads_equals_decode_humidity(sdk, scripted, answer: str) -> None:
+    cam, device = scripted(QHY268M)
+    device.answers[(protocol.REQ_SENSORS, protocol.SENSOR_HUMIDITY)] = bytes([1]) + bytes(63)
+    cam.InitQHYCCD()  # the SDK learns whether there is a sensor here
+    device.answers[(protocol.REQ_SENSORS, protocol.SENSOR_HUMIDITY_READ)] = bytes.fromhex(answer).ljust(64, b"\0")
+    value = ctypes.c_double()
+    assert cam.GetQHYCCDHumidity(ctypes.byref(value)) == 0
+    assert value.value == pytest.approx(protocol.decode_humidity(bytes.fromhex(answer)))
+
+
+def test_no_humidity_sensor_means_no_reading(sdk, scripted) -> None:
+    cam, _ = scripted(QHY600M)
+    cam.InitQHYCCD()
+    value = ctypes.c_double()
+    assert cam.GetQHYCCDHumidity(ctypes.byref(value)) in (0, 0xFFFFFFFF) and value.value == 0.0
