@@ -5,8 +5,11 @@ public (``shared/reference/qhy-usb.md``) and designs the rest. Each definition i
 
 * ``PUBLISHED`` — stated by QHY or readable from public material (USB IDs, endpoint, FX3 RAM boot, the
   "Low Level (1)" 0xD1/0xD2 protocol documented for other QHY models, the Pro's 44-byte frame header);
-* ``ASSUMED`` — designed here, verified only against this project's emulator. A USB capture (Linux usbmon) of
-  the vendor software driving a real camera must confirm or correct it; every correction belongs here.
+* ``ASSUMED`` — designed here, verified only against this project's emulator;
+* ``OBSERVED`` (the second half of this module) — what QHY's own SDK sends, accepts and returns, seen through
+  the black-box oracle of ``tests/sdk_oracle``. Where the two halves disagree, the observed one is right: the
+  first half's 0xD2 status block, trailer and checksum, and its A7/A8/A9 meanings are contradicted by it. The
+  driver's camera layer still speaks the first half and moves to the second next; the emulator speaks both.
 
 The emulator and the decoder both take the command set and the frame format from this module and nowhere else,
 so a correction here changes both sides at once.

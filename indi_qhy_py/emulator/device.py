@@ -349,19 +349,15 @@ class EmulatedCamera:
     def _materialize_sdk(self, exp: _ExposureInProgress) -> _Stream:
         """The finished exposure in the SDK dialect's frame format (no stream faults: they target the first)."""
         self.thermal.update(exp.ready_at)
-        integration, hidden = self.sdk.integration(exp.duration, self.thermal.sensor_c)
+        integration, readout = self.sdk.integration(exp.duration, self.thermal.sensor_c)
         sequence = self.frame_counter
         self.frame_counter += 1
-        bpp = 2 if integration.bits == 16 else 1
-        size = protocol.sdk_frame_length(self.sdk.family, self.sdk.width, hidden + integration.roi_height, 16)
-        buffer = self.frames.buffer_of(size)
-        truth_box: list[object] = []
-        data, image_at = self.sdk.frame(buffer, integration, hidden, sequence,
-                                        lambda out, it: truth_box.append(self.sensor.render(out, it, self.scene)))
-        image = data[image_at : image_at + integration.roi_height * self.sdk.width * bpp]
-        layout = protocol.frame_layout(self.sdk.width, integration.roi_height, integration.bits, False)
-        record = FrameRecord(sequence, exp.started, replace(exp.registers), layout, truth_box[0], 0,  # type: ignore[arg-type]
-                             sdk_image=image.view(">u2" if bpp == 2 else np.uint8).reshape(integration.roi_height, -1))
+        size = protocol.sdk_frame_length(self.sdk.family, self.sdk.width, readout.streamed_rows, 16)
+        truth_box: list[Truth] = []
+        data, image = self.sdk.frame(self.frames.buffer_of(size), integration, readout, sequence,
+                                     lambda out, it: truth_box.append(self.sensor.render(out, it, self.scene)))
+        layout = protocol.frame_layout(self.sdk.width, readout.image_rows, integration.bits, False)
+        record = FrameRecord(sequence, exp.started, replace(exp.registers), layout, truth_box[0], 0, sdk_image=image)
         self.last_frame = record
         rate = (self.model.bytes_per_second(integration.roi_height, integration.bits, exp.registers.usb_traffic)
                 if self.rate_limit else math.inf)

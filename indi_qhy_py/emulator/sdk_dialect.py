@@ -10,6 +10,7 @@ of the project's first dialect, so one emulated camera serves both the SDK oracl
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -127,24 +128,27 @@ class SdkDialect:
         raise Stall(f"the SDK dialect has no read 0x{request:02X} index 0x{index:X}")
 
     # --- frames ------------------------------------------------------------------------------------------------
-    def geometry(self) -> tuple[int, int, int]:
-        """(first image row on the sensor, image rows, hidden rows before it) the A2 registers ask for."""
-        regs = self.registers
-        if regs.rows == 0 or (self.family != "QHY600" and regs.rows == self.full_height):
-            return 0, self.full_height, protocol.HIDDEN_ROWS[self.family]
-        if self.family == "QHY600":
+    def readout(self) -> SdkReadout:
+        """What the A2 registers ask the camera to stream (test_sdk_facts and the conformance tests show it)."""
+        regs, family = self.registers, self.family
+        if family == "QHY600":  # 34 rows the SDK skips, then the image rows (OBSERVED)
             extra, first, _ = protocol.ROWS_QHY600
-            return regs.first_row - first, regs.rows - extra, extra
-        if regs.first_row == protocol.FIRST_ROW:  # ASSUMED: y = 0 (the A2 fields cannot tell 0 <= y <= 34 apart)
-            return 0, regs.rows - protocol.ROW_MARGIN, 0
-        y = regs.first_row - protocol.FIRST_ROW + protocol.ROW_MARGIN
-        return y, regs.rows - 2 * protocol.ROW_MARGIN, protocol.ROW_MARGIN
+            y, rows = (0, self.full_height) if regs.rows == 0 else (regs.first_row - first, regs.rows - extra)
+            return SdkReadout(y, rows, blank_rows=extra, hidden=extra, image_rows=rows)
+        if regs.rows == 0 or regs.rows == self.full_height:  # the 1x1 full frame: exactly the image (OBSERVED)
+            return SdkReadout(0, self.full_height, 0, 0, self.full_height)
+        # QHY268, OBSERVED: every A2 row is streamed from sensor row (first - 25): lead rows above the image
+        # (34 for a ROI from y >= 34, the skip the SDK makes), the image, 34 rows below. ASSUMED: a first row of
+        # 25 means y = 0 (the A2 fields cannot tell 0 <= y <= 34 apart).
+        start = regs.first_row - protocol.FIRST_ROW
+        lead = protocol.ROW_MARGIN if start > 0 else 0
+        return SdkReadout(start, regs.rows, 0, lead, regs.rows - protocol.ROW_MARGIN - lead)
 
-    def integration(self, exposure_s: float, temperature_c: float) -> tuple[Integration, int]:
-        r = self.camera.registers
-        y, rows, hidden = self.geometry()
-        gain = self._gain_setting()
-        return Integration(exposure_s, gain, r.offset, r.read_mode, self.registers.bits, y, rows, temperature_c), hidden
+    def integration(self, exposure_s: float, temperature_c: float) -> tuple[Integration, SdkReadout]:
+        r, readout = self.camera.registers, self.readout()
+        integration = Integration(exposure_s, self._gain_setting(), r.offset, r.read_mode, self.registers.bits,
+                                  readout.first_row, readout.rendered_rows, temperature_c)
+        return integration, readout
 
     def _gain_setting(self) -> int:
         """The user gain the A4 registers stand for (the inverse of ``protocol.gain_registers``)."""
@@ -153,19 +157,37 @@ class SdkDialect:
                 return min(gain, self.camera.model.read_mode(self.camera.registers.read_mode).gain_max)
         return 0
 
-    def frame(self, buffer: np.ndarray, integration: Integration, hidden: int, sequence: int,
-              render: object) -> tuple[np.ndarray, int]:
-        """Fill ``buffer`` with one frame in the SDK's format; returns (the bytes to send, image byte offset)."""
+    def frame(self, buffer: np.ndarray, integration: Integration, readout: SdkReadout, sequence: int,
+              render: Callable[[np.ndarray, Integration], object]) -> tuple[np.ndarray, np.ndarray]:
+        """Fill ``buffer`` with one frame in the SDK's format: (the bytes to send, the image rows within them)."""
         bpp = 2 if integration.bits == 16 else 1
-        rows = hidden + integration.roi_height
-        total = protocol.sdk_frame_length(self.family, self.width, rows, integration.bits)
-        image_at = len(protocol.FRAME_MARKER) + hidden * self.width * bpp
-        buffer[:image_at] = 0
-        render(buffer[image_at:], integration)  # type: ignore[operator]
+        row_bytes = self.width * bpp
         marker = len(protocol.FRAME_MARKER)
+        total = protocol.sdk_frame_length(self.family, self.width, readout.streamed_rows, integration.bits)
+        rendered_at = marker + readout.blank_rows * row_bytes
+        buffer[:rendered_at] = 0
+        render(buffer[rendered_at:], integration)
         buffer[:marker] = np.frombuffer(protocol.FRAME_MARKER, dtype=np.uint8)
         buffer[marker : marker + protocol.HEAD_SEQUENCE_LEN] = np.frombuffer(
             (sequence & 0xFFFFFFFF).to_bytes(4, "big"), dtype=np.uint8)
-        end = image_at + integration.roi_height * self.width * bpp
+        end = rendered_at + integration.roi_height * row_bytes
         buffer[end:total] = 0
-        return buffer[:total], image_at
+        image_at = marker + readout.hidden * row_bytes
+        image = buffer[image_at : image_at + readout.image_rows * row_bytes]
+        return buffer[:total], image.view(">u2" if bpp == 2 else np.uint8).reshape(readout.image_rows, self.width)
+
+
+@dataclass(frozen=True)
+class SdkReadout:
+    """One frame's rows on the wire: ``blank_rows`` unrendered, then ``rendered_rows`` from sensor row
+    ``first_row``; the SDK's image is ``image_rows`` rows from stream row ``hidden``."""
+
+    first_row: int
+    rendered_rows: int
+    blank_rows: int
+    hidden: int
+    image_rows: int
+
+    @property
+    def streamed_rows(self) -> int:
+        return self.blank_rows + self.rendered_rows

@@ -55,19 +55,19 @@ def test_sdk_8_bit_frame_equals_the_emulators_pixels(emulated) -> None:
     np.testing.assert_array_equal(image_of(raw, w, h, bits), truth_of(emu))
 
 
-@pytest.mark.parametrize("n", [2, 4])
-def test_sdk_bins_on_the_host_by_summing_the_full_frame_the_camera_sends(emulated, n: int) -> None:
-    emu = emulated("QHY600M")
+@pytest.mark.parametrize(("model", "n"), [("QHY600M", 2), ("QHY600M", 4), ("QHY268M", 2)])
+def test_sdk_bins_on_the_host_by_summing_the_full_frame_the_camera_sends(emulated, model: str, n: int) -> None:
+    emu = emulated(model)
     emu.camera.scene = FlatField(500.0)
     assert emu.cam.SetQHYCCDBinMode(n, n) == 0
-    (width, height), _ = protocol.SDK_IMAGE["QHY600"]
+    (width, height), _ = protocol.SDK_IMAGE[emu.camera.model.family.name]
     assert emu.cam.SetQHYCCDResolution(0, 0, width // n, height // n) == 0
     rc, w, h, bits, raw = emu.single_frame()
     assert rc == 0 and (w, h) == (width // n, height // n)
     np.testing.assert_array_equal(image_of(raw, w, h, bits), binned_sum(truth_of(emu), n)[:h, :w])
 
 
-@pytest.mark.parametrize("model", ["QHY600M"])  # QHY268 ROI and binning: see README "What is verified"
+@pytest.mark.parametrize("model", MODELS)
 def test_sdk_roi_reads_the_rows_it_asks_for_and_crops_columns(emulated, model: str) -> None:
     emu = emulated(model)
     emu.camera.scene = FlatField(800.0)

@@ -153,3 +153,15 @@ def test_no_humidity_sensor_means_no_reading(sdk, scripted) -> None:
     cam.InitQHYCCD()
     value = ctypes.c_double()
     assert cam.GetQHYCCDHumidity(ctypes.byref(value)) in (0, 0xFFFFFFFF) and value.value == 0.0
+
+
+@pytest.mark.parametrize(("binning", "roi", "rows"), [
+    (1, (1000, 500, 2000, 1000), (1068, 491)), (1, (0, 0, 100, 100), (134, 25)),
+    (1, (0, 0, 6280, 4244), (4244, 25)), (2, (0, 0, 3140, 2122), (4278, 25))])
+def test_qhy268_rows_block_equals_the_sdks(sdk, scripted, binning: int, roi: tuple[int, int, int, int],
+                                          rows: tuple[int, int]) -> None:
+    cam, _ = scripted(QHY268M)
+    cam.SetQHYCCDBinMode(binning, binning)
+    block = commands(sent(sdk, cam, lambda c: c.SetQHYCCDResolution(*roi)))[-1].data
+    y, height = roi[1] * binning, roi[3] * binning
+    assert protocol.decode_rows(block) == rows == protocol.rows_for("QHY268", y, height, 4244, binning)
