@@ -502,6 +502,13 @@ REQ_CAMERA_ID = 0xCA  # IN 16 bytes at enumeration: wIndex 0x08 selects the came
 #                       wValue/wIndex 0x10 carries the serial the SDK's camera id is made from (01 23 45 ... ->
 #                       "QHY600M-12468ace012345677"; different bytes, different id)
 CAMERA_TYPE_INDEX, CAMERA_SERIAL_INDEX = 0x08, 0x10
+TYPE_COLOUR_BYTE = 1  # in the wIndex 0x08 answer: 1 = colour (the SDK then names a C601 "QHY600C-..."; 0x10 there
+#                       makes it a "QHYDevelopDev"); byte 0 is a "mode" and byte 3 bit 4 a "timesub" the SDK logs,
+#                       meanings unknown (test_sdk_facts: colour)
+
+
+def encode_camera_type(colour: bool) -> bytes:
+    return bytes([0, 1 if colour else 0]) + bytes(14)
 REQ_SENSORS = 0xD5  # IN 64 bytes, wIndex selects (init.txt, cfw.txt)
 SENSOR_PRESSURE, SENSOR_HUMIDITY, SENSOR_STATUS, SENSOR_WHILE_EXPOSING = 0x07, 0x02, 0x03, 0x24
 SENSOR_HUMIDITY_READ = 0x01  # read at every GetQHYCCDHumidity once D5/02 said a sensor is there

@@ -119,11 +119,12 @@ class SdkDialect:
         if request == protocol.REQ_SENSORS and index == protocol.SENSOR_HUMIDITY_READ and cam.model.humidity_sensor:
             cam.thermal.update(cam.clock.now())
             return protocol.encode_humidity(cam.thermal.humidity_percent)[:length]
+        if request == protocol.REQ_CAMERA_ID and index == protocol.CAMERA_TYPE_INDEX:
+            return protocol.encode_camera_type(cam.model.colour)[:length]
         if request == protocol.REQ_CAMERA_ID and index == protocol.CAMERA_SERIAL_INDEX:
             return cam.serial.encode("ascii")[:length].ljust(length, b"\0")
         if request in _ZERO_ANSWERS:
-            # OBSERVED: 0xCA zeros make the SDK take a 1618:C601 / C269 device as the mono QHY600M / QHY268M (other
-            # answers select other camera series). ASSUMED: zeros elsewhere read as "no sensor", "no wheel".
+            # ASSUMED: zeros read as "no sensor", "no wheel"; the firmware-version layout is not known yet
             return bytes(length)
         raise Stall(f"the SDK dialect has no read 0x{request:02X} index 0x{index:X}")
 

@@ -14,11 +14,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from indi_qhy_py import protocol
+
 from .bridge import Transfer
 from .sdk import Control, Sdk, SdkCamera
 
 TRACES = Path(__file__).resolve().parent / "traces"
-MODELS = {"QHY600M": 0xC601, "QHY268M": 0xC269}  # the SDK tells colour from an answer; see protocol.py
+MODELS = {"QHY600M": 0xC601, "QHY600C": 0xC601, "QHY268M": 0xC269, "QHY268C": 0xC269}  # colour: 0xCA answer
 
 
 def _set(control: int, value: float) -> Callable[[SdkCamera], object]:
@@ -162,6 +164,8 @@ def record(sdk: Sdk, model: str, slot: int = 6) -> dict[str, str]:
 
     out: dict[str, str] = {}
     device = ScriptedUsbDevice(MODELS[model], ddr_auto=True)
+    device.answers[(protocol.REQ_CAMERA_ID, protocol.CAMERA_TYPE_INDEX)] = protocol.encode_camera_type(
+        model.endswith("C"))
     camera_id = sdk.plug(slot, device)
     cam = sdk.open(camera_id)
     cam.SetQHYCCDStreamMode(0)

@@ -165,3 +165,16 @@ def test_qhy268_rows_block_equals_the_sdks(sdk, scripted, binning: int, roi: tup
     block = commands(sent(sdk, cam, lambda c: c.SetQHYCCDResolution(*roi)))[-1].data
     y, height = roi[1] * binning, roi[3] * binning
     assert protocol.decode_rows(block) == rows == protocol.rows_for("QHY268", y, height, 4244, binning)
+
+
+@pytest.mark.parametrize(("colour", "name"), [(False, "QHY600M"), (True, "QHY600C")])
+def test_the_camera_type_answer_tells_colour(sdk, colour: bool, name: str) -> None:
+    from .bridge import ScriptedUsbDevice
+
+    device = ScriptedUsbDevice(QHY600M, answers={
+        (protocol.REQ_CAMERA_ID, protocol.CAMERA_TYPE_INDEX): protocol.encode_camera_type(colour)})
+    camera_id = sdk.plug(7, device)
+    try:
+        assert camera_id.startswith(name + "-")
+    finally:
+        sdk.unplug(7)
