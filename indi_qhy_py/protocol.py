@@ -478,7 +478,7 @@ def bulk_timeout_ms(nbytes: int, bytes_per_second: float, exposure_s: float = 0.
 class SdkCommand(IntEnum):
     """Byte 0 of the 0xD1 blocks the SDK sends (traces: init, exposure_*, gain_*, offset_*, bits_*, ddr_on)."""
 
-    MODE = 0xA0  # byte 1: 1 = single frame (init.txt)
+    MODE = 0xA0  # byte 1: 1 = single frame (init.txt), 0 = live (InitQHYCCD after SetQHYCCDStreamMode(1))
     ROWS = 0xA2  # rows to read and first row, see encode_rows (resolution_roi.txt)
     EXPOSURE = 0xA3  # bytes 1-4: microseconds, big-endian (exposure_20ms.txt: 00 00 4e 20; 300 s: 11 e1 a3 00)
     GAIN = 0xA4  # a 32-byte block, see encode_gain (gain_*.txt)
@@ -530,7 +530,10 @@ def encode_humidity(percent: float) -> bytes:
 REQ_TEMPERATURE = 0xF2  # IN 4 bytes, see decode_temperature (read_temperature.txt)
 REQ_COOLER_TARGET = 0xF3  # OUT 3 bytes, see encode_cooler_target (cooler_target_-10.txt)
 REQ_COOLER_MODE = 0xF4  # OUT 2 bytes: byte 0 1 = regulate to the F3 target, 0 = manual; byte 1 manual PWM / 2
-REQ_CFW_WRITE, REQ_CFW_READ = 0xC1, 0xC3  # the filter-wheel port: ASCII out, status in (cfw.txt)
+REQ_CFW_WRITE, REQ_CFW_READ = 0xC1, 0xC3  # the filter-wheel port: ASCII out, answers in (cfw.txt)
+CFW_VERSION_QUERY = b"VRS"  # C1; then C3 8 bytes. IsQHYCCDCFWPlugged asks it (what counts as plugged: unknown)
+CFW_POSITION_QUERY = b"NOW"  # C1; then C3 1 byte, which GetQHYCCDCFWStatus returns as the wheel's status
+#: SendOrder2QHYCCDCFW's order goes out on C1 as is: one ASCII digit per slot ("3" -> 33)
 
 FPGA_INIT_A, FPGA_INIT_A_VALUE = 0x62, 0  # written once in init, after A0 (QHY600 only: QHY268M init omits it)
 FPGA_INIT_B = 0x27  # written once at the end of init: 5 (both models)

@@ -372,6 +372,8 @@ class EmulatedCamera:
         return s.roi_y, s.roi_height or self.model.readout_height
 
     def _current_stream(self, now: float) -> _Stream | None:
+        if self.speaks_sdk and self.sdk.live and self._exposure is None and self._stream is None:
+            self.start_exposure(now)  # live mode free-runs: the next exposure starts as the last frame leaves
         exp = self._exposure
         if exp is not None and now >= exp.ready_at:
             self._exposure = None

@@ -54,6 +54,7 @@ class SdkDialect:
     def __init__(self, camera: EmulatedCamera) -> None:
         self.camera = camera
         self.registers = SdkRegisters()
+        self.live = False
         self.family = camera.model.family.name
         (self.width, self.full_height), _ = protocol.SDK_IMAGE[self.family]
 
@@ -100,7 +101,9 @@ class SdkDialect:
             regs.rows, regs.first_row = protocol.decode_rows(block)
         elif command == SdkCommand.START:
             cam.start_exposure(cam.clock.now())
-        # MODE: single frame is the only mode served
+        elif command == SdkCommand.MODE:
+            self.live = block[1] == 0  # OBSERVED: A0 00 with stream mode 1 (live), A0 01 single frame
+            cam.discard_frame()
 
     # --- IN ----------------------------------------------------------------------------------------------------
     def control_in(self, request: int, value: int, index: int, length: int) -> bytes:

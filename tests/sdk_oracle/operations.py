@@ -98,7 +98,7 @@ OPERATIONS: dict[str, Callable[[SdkCamera], object]] = {
     "bin_2": _bin(2),
     "bin_3": _bin(3),
     "bin_4": _bin(4),
-    "resolution_roi": lambda cam: cam.SetQHYCCDResolution(1000, 500, 2000, 1000),
+    "resolution_roi": lambda cam: (cam.SetQHYCCDBinMode(1, 1), cam.SetQHYCCDResolution(1000, 500, 2000, 1000)),
     "read_mode_0": _read_mode(0),
     "read_mode_1": _read_mode(1),
     "read_mode_2": _read_mode(2),

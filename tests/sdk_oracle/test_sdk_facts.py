@@ -178,3 +178,16 @@ def test_the_camera_type_answer_tells_colour(sdk, colour: bool, name: str) -> No
         assert camera_id.startswith(name + "-")
     finally:
         sdk.unplug(7)
+
+
+@pytest.mark.parametrize("answer", [b"0", b"4", b"N"])
+def test_filter_wheel_port_requests_and_status(sdk, scripted, answer: bytes) -> None:
+    cam, device = scripted(QHY600M)
+    device.answers[(protocol.REQ_CFW_READ, 0)] = answer
+    status = ctypes.create_string_buffer(64)
+    out = sent(sdk, cam, lambda c: c.GetQHYCCDCFWStatus(status))
+    writes = [t.data for t in commands(out, protocol.REQ_CFW_WRITE)]
+    assert protocol.CFW_POSITION_QUERY in writes
+    assert status.value == answer
+    order = sent(sdk, cam, lambda c: c.SendOrder2QHYCCDCFW(ctypes.create_string_buffer(b"3"), 1))
+    assert [t.data for t in commands(order, protocol.REQ_CFW_WRITE)] == [b"3"]
