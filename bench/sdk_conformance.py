@@ -68,6 +68,13 @@ def cooler_check(emu: SdkOnEmulator) -> bool:
     return auto and not emu.camera.thermal.auto and abs(emu.camera.thermal.pwm - 128) <= 1
 
 
+def tec_power_check(emu: SdkOnEmulator) -> bool:
+    emu.cam.ControlQHYCCDTemp(-10.0)
+    emu.camera.thermal.update(emu.camera.clock.now())
+    emu.cam.GetQHYCCDParam(Control.CURTEMP)  # temperature and PWM come in one answer
+    return abs(emu.cam.GetQHYCCDParam(Control.CURPWM) - round(emu.camera.thermal.pwm)) <= 1
+
+
 def settings_check(emu: SdkOnEmulator) -> bool:
     for control, value in ((Control.OFFSET, 60.0), (Control.USBTRAFFIC, 30.0), (Control.GAIN, 56.0)):
         emu.cam.SetQHYCCDParam(control, value)
@@ -96,12 +103,14 @@ CHECKS: dict[str, list[tuple[str, Callable[[SdkOnEmulator], bool]]]] = {
     "QHY600M": [("16-bit full frame", frame_check()), ("8-bit full frame", frame_check(8)),
                 ("2x2 bin", frame_check(binning=2)), ("4x4 bin", frame_check(binning=4)),
                 ("ROI 2000x1000 at (1000,500)", frame_check(roi=(1000, 500, 2000, 1000))),
-                ("temperature", temperature_check), ("cooler target and manual PWM", cooler_check),
-                ("gain, offset, USB traffic", settings_check), ("cancel, then expose again", cancel_check)],
+                ("temperature", temperature_check), ("TEC power while regulating", tec_power_check),
+                ("cooler target and manual PWM", cooler_check), ("gain, offset, USB traffic", settings_check),
+                ("cancel, then expose again", cancel_check)],
     "QHY268M": [("16-bit full frame", frame_check()), ("8-bit full frame", frame_check(8)),
                 ("2x2 bin", frame_check(binning=2)),
                 ("ROI 2000x1000 at (1000,500)", frame_check(roi=(1000, 500, 2000, 1000))),
-                ("temperature", temperature_check), ("humidity", humidity_check),
+                ("temperature", temperature_check), ("TEC power while regulating", tec_power_check),
+                ("humidity", humidity_check),
                 ("cooler target and manual PWM", cooler_check), ("gain, offset, USB traffic", settings_check)],
 }
 

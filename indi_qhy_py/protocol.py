@@ -527,7 +527,9 @@ def decode_humidity(raw: bytes) -> float:
 
 def encode_humidity(percent: float) -> bytes:
     return max(0, min(0xFFFF, round(percent * 100))).to_bytes(2, "big") + bytes(62)
-REQ_TEMPERATURE = 0xF2  # IN 4 bytes, see decode_temperature (read_temperature.txt)
+REQ_TEMPERATURE = 0xF2  # IN 4 bytes: temperature and TEC PWM, see decode_temperature (read_temperature.txt)
+# GetQHYCCDExposureRemaining and CancelQHYCCDExposingAndReadout send nothing: the SDK times the exposure itself and
+# a cancel only stops its reading (cancel_exposure.txt); the next A6 starts a new frame.
 REQ_COOLER_TARGET = 0xF3  # OUT 3 bytes, see encode_cooler_target (cooler_target_-10.txt)
 REQ_COOLER_MODE = 0xF4  # OUT 2 bytes: byte 0 1 = regulate to the F3 target, 0 = manual; byte 1 manual PWM / 2
 REQ_CFW_WRITE, REQ_CFW_READ = 0xC1, 0xC3  # the filter-wheel port: ASCII out, answers in (cfw.txt)
@@ -599,9 +601,12 @@ class GainRegisters:
 
 
 #: Per family and read mode: (HCG from gain, analog at gain 0 LCG, analog at the HCG switch, step, analog max,
-#: digital base). OBSERVED for the QHY600M read mode 0 by sweeping gain 0..200 (test_sdk_facts: gain sweep);
-#: other modes start elsewhere (mode 1 gain 30: 0x04b0, modes 2-3: 0x0b40) and are ASSUMED to step the same way.
-_GAIN_CURVES = {("QHY600", 0): (26, 2400, 2440, 40, 4000, 57)}
+#: digital base). OBSERVED for read mode 0 by sweeping gain 0..200 on the QHY600M and 0..100 on the QHY268M
+#: (the same values; test_sdk_facts: gain sweep); other modes start elsewhere (mode 1 gain 30: 0x04b0, modes
+#: 2-3: 0x0b40) and are ASSUMED to step the same way.
+_GAIN_CURVES = {("QHY600", 0): (26, 2400, 2440, 40, 4000, 57), ("QHY268", 0): (26, 2400, 2440, 40, 4000, 57)}
+#: Bytes of the A4 block carrying the digital gain: the QHY268 repeats it at 8 and 12 (gain_*.txt)
+_DIGITAL_AT = {"QHY600": (4,), "QHY268": (4, 8, 12)}
 
 
 def gain_registers(family: str, read_mode: int, gain: int) -> GainRegisters:
@@ -612,9 +617,11 @@ def gain_registers(family: str, read_mode: int, gain: int) -> GainRegisters:
     return GainRegisters(min(analog_max, hcg0 + step * (gain - hcg_from)), max(8, gain - digital_base))
 
 
-def encode_gain(registers: GainRegisters) -> bytes:
-    body = registers.analog.to_bytes(2, "big") + bytes([0, registers.digital])
-    return encode_sdk_command(SdkCommand.GAIN, body)
+def encode_gain(registers: GainRegisters, family: str = "QHY600") -> bytes:
+    body = bytearray(registers.analog.to_bytes(2, "big") + bytes(12))
+    for at in _DIGITAL_AT[family]:
+        body[at - 1] = registers.digital
+    return encode_sdk_command(SdkCommand.GAIN, bytes(body))
 
 
 def decode_gain(block: bytes) -> GainRegisters:
@@ -659,9 +666,14 @@ def decode_temperature(raw: bytes) -> float:
     return -magnitude if raw[0] else magnitude
 
 
-def encode_temperature(celsius: float) -> bytes:
+def decode_tec_pwm(raw: bytes) -> int:
+    """The TEC's PWM 0-255 from the same 0xF2 answer: byte 3 (00 00 64 80 -> CURPWM 128 while regulating)."""
+    return raw[3]
+
+
+def encode_temperature(celsius: float, tec_pwm: int = 0) -> bytes:
     decic = round(celsius * 10)
-    return bytes([1 if decic < 0 else 0]) + min(abs(decic), 0xFFFF).to_bytes(2, "big") + b"\0"
+    return bytes([1 if decic < 0 else 0]) + min(abs(decic), 0xFFFF).to_bytes(2, "big") + bytes([tec_pwm & 0xFF])
 
 
 def encode_cooler_target(celsius: float) -> bytes:

@@ -116,7 +116,7 @@ class SdkDialect:
             return FPGA_VERSION[protocol.FPGA_VERSION_INDEXES.index(index) :][:1]
         if request == protocol.REQ_TEMPERATURE:
             cam.thermal.update(cam.clock.now())
-            return protocol.encode_temperature(cam.thermal.sensor_c)[:length]
+            return protocol.encode_temperature(cam.thermal.sensor_c, round(cam.thermal.pwm))[:length]
         if request == protocol.REQ_SENSORS and index == protocol.SENSOR_HUMIDITY:
             return bytes([1 if cam.model.humidity_sensor else 0]).ljust(length, b"\0")
         if request == protocol.REQ_SENSORS and index == protocol.SENSOR_HUMIDITY_READ and cam.model.humidity_sensor:

@@ -127,3 +127,12 @@ def test_sdk_reads_the_emulators_chamber_humidity(emulated, monkeypatch) -> None
     value = ctypes.c_double()
     assert emu.cam.GetQHYCCDHumidity(ctypes.byref(value)) == 0
     assert value.value == pytest.approx(emu.camera.thermal.humidity_percent, abs=0.01)
+
+
+def test_sdk_reads_the_emulated_tec_power_while_regulating(emulated, monkeypatch) -> None:
+    emu = emulated("QHY600M")
+    assert emu.cam.ControlQHYCCDTemp(-10.0) == 0
+    monkeypatch.setattr(emu.camera.thermal, "update", lambda now: None)
+    emu.camera.thermal.pwm = 200.0
+    emu.cam.GetQHYCCDParam(Control.CURTEMP)  # the SDK reads temperature and PWM in one request
+    assert emu.cam.GetQHYCCDParam(Control.CURPWM) == 200
