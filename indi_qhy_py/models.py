@@ -268,13 +268,13 @@ def _qhy268(colour: bool) -> CameraModel:
         runtime_pid=0xC269,
         firmware_file="QHY268.img",
         readout_width=6280,
-        readout_height=4210,
-        # ASSUMED (not published): 28 optical-black columns left, 34 overscan rows bottom -> 6252 x 4176
-        # (26.1 MP, matching the published "26 MP"). Confirm against a real frame.
-        effective=Rect(28, 0, 6252, 4176),
-        optical_black=Rect(0, 0, 28, 4176),
-        overscan=Rect(0, 4176, 6280, 34),
-        geometry_note="optical-black and overscan rectangles ASSUMED (unpublished for the QHY268)",
+        readout_height=4244,
+        # OBSERVED (QHY's SDK, GetQHYCCDChipInfo / GetQHYCCDEffectiveArea): a 6280 x 4244 image whose effective area
+        # is 6248 x 4176 at (24, 34): 24 optical-black columns left, 34 rows above and 34 below it.
+        effective=Rect(24, 34, 6248, 4176),
+        optical_black=Rect(0, 34, 24, 4176),
+        overscan=Rect(0, 0, 6280, 34),
+        geometry_note="as QHY's SDK reports it: 24 optical-black columns left, 34 overscan rows top (34 more below)",
         pixel_um=3.76,
         bit_depths=(8, 16),
         binnings=(1, 2, 3, 4),
@@ -307,10 +307,12 @@ def _qhy600(colour: bool, variant: Variant) -> CameraModel:
         firmware_file="QHY600.img",
         readout_width=9600,
         readout_height=6422,
-        effective=Rect(24, 0, 9576, 6388),
-        optical_black=Rect(0, 0, 24, 6388),
-        overscan=Rect(0, 6388, 9600, 34),
-        geometry_note="published: 24 optical-black columns left, 34 overscan rows bottom",
+        # OBSERVED (QHY's SDK): the effective area sits at (24, 34) of the 9600 x 6422 image: the product page's
+        # "34 overscan rows at the bottom" are at the top of the image as read out (FITS shows it bottom-up)
+        effective=Rect(24, 34, 9576, 6388),
+        optical_black=Rect(0, 34, 24, 6388),
+        overscan=Rect(0, 0, 9600, 34),
+        geometry_note="as QHY's SDK reports it: 24 optical-black columns left, 34 overscan rows top",
         pixel_um=3.76,
         bit_depths=(8, 16),
         binnings=(1, 2, 3, 4),

@@ -368,12 +368,22 @@ def frame_checksum(header: bytes | memoryview, bits: int, pixel_plain: int, pixe
 
 @dataclass(frozen=True)
 class FrameLayout:
-    """Where everything sits in one frame's bytes on the wire."""
+    """Where everything sits in one frame's bytes on the wire.
+
+    The first dialect: header, pixels, trailer, padding to the packet size. The observed one (``stream_len`` set,
+    see ``sdk_frame_layout``): marker and frame number, hidden rows, the pixels, more rows, padding to DDR units.
+    """
 
     width: int
     height: int
     bits: int
     header_len: int
+    image_offset: int | None = None  # observed dialect: where the image rows start
+    stream_len: int | None = None  # observed dialect: the bytes the camera streams for the frame
+
+    @property
+    def observed(self) -> bool:
+        return self.stream_len is not None
 
     @property
     def bytes_per_pixel(self) -> int:
@@ -381,7 +391,7 @@ class FrameLayout:
 
     @property
     def pixel_offset(self) -> int:
-        return self.header_len
+        return self.header_len if self.image_offset is None else self.image_offset
 
     @property
     def pixel_bytes(self) -> int:
@@ -393,11 +403,13 @@ class FrameLayout:
 
     @property
     def payload_len(self) -> int:
-        return self.trailer_offset + TRAILER_LEN
+        return self.stream_len if self.stream_len is not None else self.trailer_offset + TRAILER_LEN
 
     @property
     def total_len(self) -> int:
-        """Bytes the host reads for one frame: the payload padded to the packet size."""
+        """Bytes the host reads for one frame: the payload padded to the packet size (or DDR unit)."""
+        if self.stream_len is not None:
+            return self.stream_len
         return -(-self.payload_len // FRAME_ALIGN) * FRAME_ALIGN
 
 
@@ -698,3 +710,49 @@ def sdk_frame_length(family: str, width: int, rows: int, bits: int) -> int:
     whole DDR units."""
     payload = len(FRAME_MARKER) + width * rows * (2 if bits == 16 else 1)
     return -(-payload // DDR_UNIT) * DDR_UNIT
+
+
+@dataclass(frozen=True)
+class SdkReadout:
+    """One frame's rows in the observed dialect: ``blank_rows`` the camera sends before the rows it reads,
+    ``rendered_rows`` read from sensor row ``first_row``; the image is ``image_rows`` rows from stream row
+    ``hidden``. The A2 block asks for it (``rows_for``)."""
+
+    first_row: int
+    rendered_rows: int
+    blank_rows: int
+    hidden: int
+    image_rows: int
+
+    @property
+    def streamed_rows(self) -> int:
+        return self.blank_rows + self.rendered_rows
+
+
+def sdk_readout(family: str, a2_rows: int, a2_first: int, full_height: int) -> SdkReadout:
+    """What a camera streams for an A2 (rows, first row) request (OBSERVED: test_sdk_conformance ROI and bin)."""
+    if family == "QHY600":  # 34 rows the SDK skips, then the image rows
+        extra, first, _ = ROWS_QHY600
+        y, rows = (0, full_height) if a2_rows == 0 else (a2_first - first, a2_rows - extra)
+        return SdkReadout(y, rows, blank_rows=extra, hidden=extra, image_rows=rows)
+    if a2_rows in (0, full_height):  # the 1x1 full frame is exactly the image
+        return SdkReadout(0, full_height, 0, 0, full_height)
+    # QHY268: every A2 row from sensor row (first - 25): lead rows above the image (34 for a ROI from y >= 34),
+    # the image, 34 rows below. ASSUMED: a first row of 25 means y = 0 (the fields cannot tell 0 <= y <= 34 apart)
+    start = a2_first - FIRST_ROW
+    lead = ROW_MARGIN if start > 0 else 0
+    return SdkReadout(start, a2_rows, 0, lead, a2_rows - ROW_MARGIN - lead)
+
+
+def sdk_frame_layout(family: str, width: int, readout: SdkReadout, bits: int) -> FrameLayout:
+    bpp = 2 if bits == 16 else 1
+    return FrameLayout(width, readout.image_rows, bits, len(FRAME_MARKER),
+                       image_offset=len(FRAME_MARKER) + readout.hidden * width * bpp,
+                       stream_len=sdk_frame_length(family, width, readout.streamed_rows, bits))
+
+
+def head_sequence(raw: bytes | memoryview) -> int | None:
+    """The frame number after the marker at the start of ``raw``, or None when the marker is not there."""
+    if bytes(raw[: len(FRAME_MARKER)]) != FRAME_MARKER or len(raw) < len(FRAME_MARKER) + HEAD_SEQUENCE_LEN:
+        return None
+    return int.from_bytes(bytes(raw[len(FRAME_MARKER) : len(FRAME_MARKER) + HEAD_SEQUENCE_LEN]), "big")

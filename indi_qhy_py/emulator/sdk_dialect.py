@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import protocol
-from ..protocol import SdkCommand
+from ..protocol import SdkCommand, SdkReadout
 from .commands import Stall
 from .sensor import Integration
 
@@ -56,7 +56,7 @@ class SdkDialect:
         self.registers = SdkRegisters()
         self.live = False
         self.family = camera.model.family.name
-        (self.width, self.full_height), _ = protocol.SDK_IMAGE[self.family]
+        self.width, self.full_height = camera.model.readout_width, camera.model.readout_height
 
     # --- OUT ---------------------------------------------------------------------------------------------------
     def control_out(self, request: int, value: int, index: int, data: bytes) -> int:
@@ -133,20 +133,8 @@ class SdkDialect:
 
     # --- frames ------------------------------------------------------------------------------------------------
     def readout(self) -> SdkReadout:
-        """What the A2 registers ask the camera to stream (test_sdk_facts and the conformance tests show it)."""
-        regs, family = self.registers, self.family
-        if family == "QHY600":  # 34 rows the SDK skips, then the image rows (OBSERVED)
-            extra, first, _ = protocol.ROWS_QHY600
-            y, rows = (0, self.full_height) if regs.rows == 0 else (regs.first_row - first, regs.rows - extra)
-            return SdkReadout(y, rows, blank_rows=extra, hidden=extra, image_rows=rows)
-        if regs.rows == 0 or regs.rows == self.full_height:  # the 1x1 full frame: exactly the image (OBSERVED)
-            return SdkReadout(0, self.full_height, 0, 0, self.full_height)
-        # QHY268, OBSERVED: every A2 row is streamed from sensor row (first - 25): lead rows above the image
-        # (34 for a ROI from y >= 34, the skip the SDK makes), the image, 34 rows below. ASSUMED: a first row of
-        # 25 means y = 0 (the A2 fields cannot tell 0 <= y <= 34 apart).
-        start = regs.first_row - protocol.FIRST_ROW
-        lead = protocol.ROW_MARGIN if start > 0 else 0
-        return SdkReadout(start, regs.rows, 0, lead, regs.rows - protocol.ROW_MARGIN - lead)
+        """What the A2 registers ask the camera to stream."""
+        return protocol.sdk_readout(self.family, self.registers.rows, self.registers.first_row, self.full_height)
 
     def integration(self, exposure_s: float, temperature_c: float) -> tuple[Integration, SdkReadout]:
         r, readout = self.camera.registers, self.readout()
@@ -179,19 +167,3 @@ class SdkDialect:
         image_at = marker + readout.hidden * row_bytes
         image = buffer[image_at : image_at + readout.image_rows * row_bytes]
         return buffer[:total], image.view(">u2" if bpp == 2 else np.uint8).reshape(readout.image_rows, self.width)
-
-
-@dataclass(frozen=True)
-class SdkReadout:
-    """One frame's rows on the wire: ``blank_rows`` unrendered, then ``rendered_rows`` from sensor row
-    ``first_row``; the SDK's image is ``image_rows`` rows from stream row ``hidden``."""
-
-    first_row: int
-    rendered_rows: int
-    blank_rows: int
-    hidden: int
-    image_rows: int
-
-    @property
-    def streamed_rows(self) -> int:
-        return self.blank_rows + self.rendered_rows

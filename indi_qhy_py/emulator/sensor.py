@@ -80,8 +80,9 @@ class SensorSimulator:
         self.model = model
         self.rng = np.random.default_rng(seed)
         eff = model.effective
-        count = int(model.readout_width * eff.y_end * self.HOT_FRACTION)
-        flat = np.sort(self.rng.choice(model.readout_width * eff.y_end, size=count, replace=False))
+        exposed = model.readout_width * eff.height  # hot pixels only where dark current builds: the exposed rows
+        count = int(exposed * self.HOT_FRACTION)
+        flat = np.sort(self.rng.choice(exposed, size=count, replace=False)) + model.readout_width * eff.y
         self.hot_rows = flat // model.readout_width
         self.hot_cols = flat % model.readout_width
         self.hot_multiplier = 10.0 ** self.rng.uniform(1.5, 5.0, count)  # x dark current, log-uniform
@@ -156,22 +157,25 @@ class SensorSimulator:
         for r0 in range(0, exp.roi_height, BLOCK_ROWS):
             r1 = min(exp.roi_height, r0 + BLOCK_ROWS)
             a0 = exp.roi_y + r0
-            split = min(max(eff.y_end - a0, 0), r1 - r0)  # rows of this block above the overscan
+            lo = min(max(eff.y - a0, 0), r1 - r0)  # rows [lo, hi) of this block are in the exposed rows;
+            hi = min(max(eff.y_end - a0, 0), r1 - r0)  # the others (overscan above, rows below) see nothing
             n = (r1 - r0) * width
             start = int(self.rng.integers(0, _BANK_SIZE))
             sign = 1.0 if self.rng.random() < 0.5 else -1.0
             noise = bank[start : start + n].reshape(r1 - r0, width)
             tmp = self._tmp[:n].reshape(r1 - r0, width)
-            if split:
-                fill(tmp[:split, :obw], noise[:split, :obw], dark * t, sign)
+            if hi > lo:
+                fill(tmp[lo:hi, :obw], noise[lo:hi, :obw], dark * t, sign)
                 if model.colour:
                     for (py, px), mean_e in channel_rates.items():
-                        oy = (py - a0 + eff.y) % 2  # first row of this block whose mosaic row parity is py
-                        fill(tmp[oy:split:2, obw + px :: 2], noise[oy:split:2, obw + px :: 2], mean_e, sign)
+                        oy = lo + (py - a0 - lo + eff.y) % 2  # first exposed row whose mosaic row parity is py
+                        fill(tmp[oy:hi:2, obw + px :: 2], noise[oy:hi:2, obw + px :: 2], mean_e, sign)
                 else:
-                    fill(tmp[:split, obw:], noise[:split, obw:], (dark + light) * t, sign)
-            if split < r1 - r0:
-                fill(tmp[split:], noise[split:], 0.0, sign)
+                    fill(tmp[lo:hi, obw:], noise[lo:hi, obw:], (dark + light) * t, sign)
+            if lo > 0:
+                fill(tmp[:lo], noise[:lo], 0.0, sign)
+            if hi < r1 - r0:
+                fill(tmp[hi:], noise[hi:], 0.0, sign)
             lo, hi = np.searchsorted(sp_rows, [a0, exp.roi_y + r1])
             if hi > lo:
                 tmp[sp_rows[lo:hi] - a0, sp_cols[lo:hi]] = sp_value[lo:hi]

@@ -113,21 +113,21 @@ def test_output_array_is_filled_in_place() -> None:
 
 def test_metadata_matches_the_emulators_ground_truth() -> None:
     model = QHY600M
-    roi_y = model.readout_height - 100
+    roi_y = 0  # the top 100 rows: the 34 overscan rows, then exposed ones
     raw, received, record = stream(model, 16, 1, roi_y, 100)
     full = decoder.decode(raw, received, DecodeRequest.for_model(model, roi_y=roi_y, rows=100, full=True))
     meta = decoder.decode(raw, received, DecodeRequest.for_model(model, roi_y=roi_y, rows=100)).meta
     img = full.pixels.astype(np.float64)
-    light_rows = model.effective.y_end - roi_y
-    ob = img[:light_rows, : model.optical_black.width]
-    overscan = img[light_rows:]
+    top = model.effective.y - roi_y
+    ob = img[top:, : model.optical_black.width]
+    overscan = img[:top]
     assert meta.ob_mean == pytest.approx(ob.mean()) and meta.ob_std == pytest.approx(ob.std())
     assert meta.ob_median == np.median(ob)
     np.testing.assert_allclose(meta.ob_row_means, ob.mean(axis=1))
     assert meta.overscan_mean == pytest.approx(overscan.mean()) and meta.overscan_std == pytest.approx(overscan.std())
     assert meta.ob_mean == pytest.approx(record.truth.pedestal_adu, abs=1.0)
     assert meta.overscan_std == pytest.approx(record.truth.read_noise_adu, rel=0.05)
-    eff = full.pixels[:light_rows, model.effective.x :]
+    eff = full.pixels[top:, model.effective.x :]
     assert meta.saturated == int((eff == 65535).sum())
     assert meta.sequence == record.sequence and meta.checksum_expected == record.checksum
     raw, received, _ = stream(model, 16, 1, roi_y, 100, "flat")  # 45 ke- at gain 30: past the ADC's range

@@ -197,7 +197,7 @@ def test_overscan_mode_changes_the_image_size(driver: DriverProcess) -> None:
     assert driver.values[(MONO, "CCD_INFO")]["CCD_MAX_X"] == "6280"
     assert driver.values[(MONO, "CCD_FRAME")]["WIDTH"] == "6280"
     driver.set(MONO, "OVERSCAN_MODE", "Switch", INDI_DISABLED="On")
-    assert driver.values[(MONO, "CCD_INFO")]["CCD_MAX_X"] == "6252"
+    assert driver.values[(MONO, "CCD_INFO")]["CCD_MAX_X"] == "6248"
     assert driver.values[(MONO, "CCD_INFO")]["CCD_MAX_Y"] == "4176"
 
 

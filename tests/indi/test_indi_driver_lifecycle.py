@@ -68,7 +68,7 @@ def test_a_full_qhy600_frame_arrives_whole(in_process: InProcess) -> None:
         data = image_hdu(hdus).data
     eff = cam.model.effective
     assert data.shape == (eff.height, eff.width)
-    assert np.array_equal(data[::97], sent_pixels(cam)[eff.y : eff.y_end : 97, eff.x : eff.x_end])
+    assert np.array_equal(data[::97], sent_pixels(cam)[::97, eff.x : eff.x_end])  # the camera read rows of eff only
 
 
 def test_unplug_mid_exposure_is_reported_and_the_camera_comes_back(in_process: InProcess) -> None:
