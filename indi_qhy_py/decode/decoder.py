@@ -7,6 +7,7 @@ that extension is not built, the numpy reference, with a warning.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Callable
@@ -71,6 +72,25 @@ def _classify(raw: np.ndarray, received: int, request: DecodeRequest
     return Verdict.MISALIGNED, "no frame trailer in the data: the stream is out of step", None
 
 
+def _classify_observed(raw: np.ndarray, received: int, request: DecodeRequest) -> tuple[Verdict | None, str,
+                                                                                       int | None]:
+    """The observed dialect offers a marker, the frame number after it, and the length the DDR count announced:
+    a frame that does not start with the marker is out of step; one that ends early is short."""
+    layout = request.layout
+    view = memoryview(raw)[:received]
+    sequence = protocol.head_sequence(view)
+    if sequence is None:
+        found = bytes(view[: min(received, 1 << 20)]).find(protocol.FRAME_MARKER)
+        where = f"found {found} bytes late" if found > 0 else "not found"
+        return Verdict.MISALIGNED, f"frame marker {where}: the stream is out of step", None
+    if received < layout.pixel_offset + layout.pixel_bytes:
+        row_bytes = request.width * layout.bytes_per_pixel
+        got_rows = max(0, received - layout.pixel_offset) // row_bytes
+        return (Verdict.SHORT, f"received {received} of {layout.total_len} bytes; rows {got_rows} to "
+                f"{request.rows - 1} of the ROI are missing", sequence)
+    return None, "", sequence
+
+
 def decode(raw: np.ndarray, received: int, request: DecodeRequest, out: np.ndarray | None = None,
            kernel: Kernel | None = None) -> DecodedFrame:
     """Decode one frame. ``raw`` holds ``received`` bytes as read; ``out`` (optional) receives the pixels.
@@ -86,17 +106,10 @@ def decode(raw: np.ndarray, received: int, request: DecodeRequest, out: np.ndarr
         raise ValueError(f"out must be C-contiguous {request.out_dtype} of shape {request.out_shape}")
     kernel = kernel or default_kernel()
     layout = request.layout
+    if layout.observed:
+        return _decode_observed(raw, received, request, out, kernel)
     verdict, damage, trailer = _classify(raw, received, request)
-    row_bytes = request.width * layout.bytes_per_pixel
-    rows = min(request.rows, max(0, received - layout.pixel_offset) // row_bytes)
-    ob_rows = request.local(request.optical_black)
-    ob_row_means = np.zeros(ob_rows[3] - ob_rows[2], dtype=np.float64)
-    pixels = raw[layout.pixel_offset :]
-    result = kernel(pixels, request, rows, out, ob_row_means)
-    _, _, crop_y0, crop_y1 = request.local(request.crop)
-    done_rows = max(0, min(rows, crop_y1) - crop_y0) // request.binning
-    if done_rows < out.shape[0]:
-        out[done_rows:] = 0
+    result, ob_row_means = _pixel_pass(raw, received, request, out, kernel)
     header = bytes(raw[: min(layout.header_len, received)]).ljust(layout.header_len, b"\0")
     checksum = protocol.frame_checksum(header, request.bits, result.checksum & 0xFFFFFFFF, result.checksum >> 32)
     if verdict is None and trailer is not None:
@@ -117,6 +130,50 @@ def decode(raw: np.ndarray, received: int, request: DecodeRequest, out: np.ndarr
             verdict = Verdict.GOOD
     assert verdict is not None
     return DecodedFrame(out, _meta(verdict, damage, trailer, received, result, checksum, ob_row_means))
+
+
+def _pixel_pass(raw: np.ndarray, received: int, request: DecodeRequest, out: np.ndarray, kernel: Kernel
+                ) -> tuple[PassResult, np.ndarray]:
+    """The kernel's one pass over the rows that arrived; rows that did not are zeroed in ``out``."""
+    layout = request.layout
+    row_bytes = request.width * layout.bytes_per_pixel
+    rows = min(request.rows, max(0, received - layout.pixel_offset) // row_bytes)
+    ob_rows = request.local(request.optical_black)
+    ob_row_means = np.zeros(ob_rows[3] - ob_rows[2], dtype=np.float64)
+    result = kernel(raw[layout.pixel_offset :], request, rows, out, ob_row_means)
+    _, _, crop_y0, crop_y1 = request.local(request.crop)
+    done_rows = max(0, min(rows, crop_y1) - crop_y0) // request.binning
+    if done_rows < out.shape[0]:
+        out[done_rows:] = 0
+    return result, ob_row_means
+
+
+def _decode_observed(raw: np.ndarray, received: int, request: DecodeRequest, out: np.ndarray, kernel: Kernel
+                     ) -> DecodedFrame:
+    """A frame in the observed dialect: no checksum to check, so zero rows and sequence are what tells damage."""
+    verdict, damage, sequence = _classify_observed(raw, received, request)
+    if verdict is Verdict.MISALIGNED:
+        out.fill(0)
+        result, ob_row_means = _empty_pass(), np.zeros(0)
+    else:
+        result, ob_row_means = _pixel_pass(raw, received, request, out, kernel)
+    if verdict is None:
+        if result.zero_rows:
+            verdict = Verdict.ZERO_FILLED
+            damage = (f"{result.zero_rows} all-zero rows between ROI rows {result.first_zero_row} and "
+                      f"{result.last_zero_row} (camera DDR overflow)")
+        elif request.expected_sequence is not None and sequence != request.expected_sequence:
+            verdict = Verdict.SEQUENCE_GAP
+            missed = ((sequence or 0) - request.expected_sequence) & 0xFFFFFFFF
+            damage = f"frame {sequence} arrived, {request.expected_sequence} expected: {missed} frame(s) lost"
+        else:
+            verdict = Verdict.GOOD
+    meta = _meta(verdict, damage, None, received, result, result.checksum, ob_row_means)
+    return DecodedFrame(out, dataclasses.replace(meta, sequence=sequence))
+
+
+def _empty_pass() -> PassResult:
+    return PassResult(0, 0, 0, 0, 0, 0, 0, math.nan, 0, 0, 0, 0)
 
 
 def _meta(verdict: Verdict, damage: str, trailer: protocol.Trailer | None, received: int, r: PassResult,

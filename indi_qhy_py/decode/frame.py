@@ -17,7 +17,7 @@ from ..models import CameraModel, Rect
 class Verdict(Enum):
     GOOD = "good"
     SHORT = "short"  # fewer bytes than a frame, no trailer
-    MISALIGNED = "misaligned"  # trailer not where it belongs: bytes lost or extra
+    MISALIGNED = "misaligned"  # trailer (or, observed dialect, frame marker) not where it belongs
     CHECKSUM = "checksum failed"  # right length, wrong content
     ZERO_FILLED = "zero-filled"  # DDR overflow: rows of zeros, checksum failed
     SEQUENCE_GAP = "sequence gap"  # intact, but frames were lost before it
@@ -43,9 +43,13 @@ class DecodeRequest:
     average: bool = False
     expected_sequence: int | None = None
     saturation: int | None = None  # ADU at or above which a pixel counts as saturated; default full scale
+    readout: protocol.SdkReadout | None = None  # set: the frame is in the observed dialect, streamed this way
+    family: str = "QHY600"
 
     @property
     def layout(self) -> protocol.FrameLayout:
+        if self.readout is not None:
+            return protocol.sdk_frame_layout(self.family, self.width, self.readout, self.bits)
         return protocol.frame_layout(self.width, self.rows, self.bits, self.header)
 
     @property

@@ -97,16 +97,20 @@ def precess_to_j2000(ra_hours: float, dec_deg: float, when: datetime) -> tuple[f
 
 
 def airmass(ra_hours: float, dec_deg: float, lat_deg: float, lon_deg: float, when: datetime) -> float | None:
-    """Hardie's airmass of a JNow position, or None below the horizon."""
+    """Airmass of a JNow position by Kasten & Young (1989), or None below the horizon.
+
+    Kasten & Young holds to the horizon (about 38 there); Hardie's polynomial, used before, turns negative below
+    about 3 degrees of altitude and wrote AIRMASS = -209 for a target 0.6 degrees up.
+    """
     days = julian_date(when) - J2000_JD
     lst_hours = (18.697374558 + 24.06570982441908 * days + lon_deg / 15.0) % 24.0
     hour_angle = math.radians((lst_hours - ra_hours) * 15.0)
     lat, dec = math.radians(lat_deg), math.radians(dec_deg)
     sin_alt = math.sin(lat) * math.sin(dec) + math.cos(lat) * math.cos(dec) * math.cos(hour_angle)
-    if sin_alt <= 0.01:
+    if sin_alt <= 0.0:
         return None
-    x = 1.0 / sin_alt - 1.0
-    return 1.0 + x - 0.0018167 * x - 0.002875 * x**2 - 0.0008083 * x**3
+    altitude_deg = math.degrees(math.asin(sin_alt))
+    return 1.0 / (sin_alt + 0.50572 * (altitude_deg + 6.07995) ** -1.6364)
 
 
 def sexagesimal(value: float, signed: bool) -> str:

@@ -62,6 +62,45 @@ class CameraLink:
         """Discard whatever the camera still has queued (after an abort or a damaged frame)."""
         return self.transport.drain(timeout_ms=timeout_ms)
 
+    # --- the observed dialect (protocol, second half): what QHY's SDK sends -------------------------------------
+    def command(self, block: bytes) -> None:
+        """One 0xD1 block of the observed dialect (``protocol.encode_exposure`` and friends build them)."""
+        self.transport.control_out(protocol.REQ_COMMAND, block)
+
+    def fpga_write(self, register: int, value: int) -> None:
+        """An FPGA register write (0xB9: the register in wIndex, the value in wValue, one unused data byte)."""
+        self.transport.control_out(protocol.REQ_FPGA_WRITE, b"\0", value, register)
+
+    def arm_exposure(self) -> None:
+        """The request the SDK sends once per exposure, after A6 and the exposure FPGA write."""
+        self.transport.control_out(protocol.REQ_EXPOSURE_ARM, b"\0", protocol.EXPOSURE_ARM_VALUE,
+                                   protocol.EXPOSURE_ARM_INDEX)
+
+    def ddr_bytes(self) -> int:
+        """Bytes of the current frame waiting in the camera's frame buffer."""
+        return protocol.decode_ddr_count(self.transport.control_in(protocol.REQ_DDR_COUNT, 4, 0,
+                                                                   protocol.DDR_COUNT_INDEX))
+
+    def temperature(self) -> tuple[float, int]:
+        """(sensor temperature in C, TEC PWM 0-255) from one 0xF2 answer."""
+        raw = self.transport.control_in(protocol.REQ_TEMPERATURE, 4)
+        return protocol.decode_temperature(raw), protocol.decode_tec_pwm(raw)
+
+    def humidity(self) -> float | None:
+        """Chamber humidity in %, or None on a camera without the sensor."""
+        if not protocol.humidity_present(self.transport.control_in(protocol.REQ_SENSORS, 64, 0,
+                                                                   protocol.SENSOR_HUMIDITY)):
+            return None
+        return protocol.decode_humidity(self.transport.control_in(protocol.REQ_SENSORS, 64, 0,
+                                                                  protocol.SENSOR_HUMIDITY_READ))
+
+    def cooler_target(self, celsius: float) -> None:
+        self.transport.control_out(protocol.REQ_COOLER_MODE, protocol.encode_cooler_mode(True))
+        self.transport.control_out(protocol.REQ_COOLER_TARGET, protocol.encode_cooler_target(celsius))
+
+    def cooler_manual(self, pwm: int) -> None:
+        self.transport.control_out(protocol.REQ_COOLER_MODE, protocol.encode_cooler_mode(False, pwm))
+
     # --- the FX3 boot loader --------------------------------------------------------------------------------
     def write_ram(self, address: int, data: bytes) -> int:
         """Write one chunk (at most ``protocol.FIRMWARE_CHUNK`` bytes) of boot-loader RAM; bytes written."""

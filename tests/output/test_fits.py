@@ -54,6 +54,9 @@ def test_airmass_is_one_at_the_zenith_and_none_below_the_horizon() -> None:
     lst = (18.697374558 + 24.06570982441908 * days) % 24  # at longitude 0
     assert airmass(lst, 51.5, 51.5, 0.0, when) == pytest.approx(1.0, abs=1e-3)
     assert airmass((lst + 12) % 24, -51.5, 51.5, 0.0, when) is None
+    # near the horizon it stays positive and below the horizon value (~38), never the polynomial's negatives
+    for dec in (-37.9, -38.2):  # 0.6 and 0.3 degrees up at the meridian from 51.5 N
+        assert 20.0 < airmass(lst, dec, 51.5, 0.0, when) < 40.0
     assert sexagesimal(-5.391111, True) == "-05 23 28.00"
 
 
