@@ -143,11 +143,10 @@ class SdkDialect:
         return integration, readout
 
     def _gain_setting(self) -> int:
-        """The user gain the A4 registers stand for (the inverse of ``protocol.gain_registers``)."""
-        for gain in range(0, 256):
-            if protocol.gain_registers(self.family, self.camera.registers.read_mode, gain) == self.registers.gain:
-                return min(gain, self.camera.model.read_mode(self.camera.registers.read_mode).gain_max)
-        return 0
+        """The user gain the A4 registers stand for (the lowest that sends them, in the camera's read mode)."""
+        mode = self.camera.registers.read_mode
+        gain = protocol.gain_setting(self.family, mode, self.registers.gain) or 0
+        return min(gain, self.camera.model.read_mode(mode).gain_max)
 
     def frame(self, buffer: np.ndarray, integration: Integration, readout: SdkReadout, sequence: int,
               render: Callable[[np.ndarray, Integration], object]) -> tuple[np.ndarray, np.ndarray]:
