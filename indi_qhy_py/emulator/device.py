@@ -8,14 +8,11 @@ real milliseconds, as libusb's are.
 
 from __future__ import annotations
 
-import ctypes
 import itertools
 import math
 import threading
 import time
-from dataclasses import dataclass, field, replace
-
-import numpy as np
+from dataclasses import dataclass, replace
 
 from .. import protocol
 from ..models import CameraModel
@@ -27,8 +24,9 @@ from .frames import FrameBuilder
 from .loader import BootLoaderRam
 from .scene import Dark, Scene
 from .sdk_dialect import SdkDialect, starts_sdk_dialect
-from .sensor import Integration, SensorSimulator, Truth
+from .sensor import Integration, SensorSimulator
 from .stand_in import StandIn
+from .stream import FrameRecord, FrameStream
 from .thermal import ThermalModel
 
 FIRMWARE_DATE = "2024-05-17"
@@ -73,54 +71,6 @@ class _ExposureInProgress:
     temperature_c: float = 0.0
 
 
-@dataclass
-class FrameRecord:
-    """What the camera sent as one frame: for tests and ground truth."""
-
-    sequence: int
-    started: float
-    registers: Registers
-    layout: protocol.FrameLayout
-    truth: Truth
-    checksum: int  # as sent in the trailer
-    faults: list[str] = field(default_factory=list)
-    damage: dict[str, object] = field(default_factory=dict)
-    sdk_image: np.ndarray | None = None  # SDK dialect: the image rows exactly as streamed (ground truth)
-
-
-class _Stream:
-    """The bytes of one frame still to be sent, as segments of the frame buffer (faults cut and splice them)."""
-
-    def __init__(self, segments: list[np.ndarray], rate: float, start: float) -> None:
-        self.segments = segments
-        self.total = sum(len(s) for s in segments)
-        self.sent = 0
-        self.stall_at: int | None = None
-        self.unplug_at: int | None = None
-        self.unplug_down_s = 2.0
-        self.rate = rate
-        self.clock_pos = start  # emulated time the link is busy until
-
-    def serve(self, address: int, length: int) -> int:
-        """Copy up to ``length`` bytes to ``address``; stops at a stall point."""
-        limit = self.total if self.stall_at is None else min(self.total, self.stall_at)
-        n = max(0, min(length, limit - self.sent))
-        done = 0
-        pos = self.sent
-        for seg in self.segments:
-            if done >= n:
-                break
-            if pos >= len(seg):
-                pos -= len(seg)
-                continue
-            take = min(len(seg) - pos, n - done)
-            ctypes.memmove(address + done, seg.ctypes.data + pos, take)
-            done += take
-            pos = 0
-        self.sent += done
-        return done
-
-
 class EmulatedCamera:
     """A virtual camera; give one or several to ``EmulatorBackend``."""
 
@@ -152,7 +102,7 @@ class EmulatedCamera:
         self._absent_until: float | None = None
         self._unplug_at: tuple[float, float] | None = None  # (emulated time, down seconds)
         self._exposure: _ExposureInProgress | None = None
-        self._stream: _Stream | None = None
+        self._stream: FrameStream | None = None
         self._lock = threading.RLock()
         self.sdk = SdkDialect(self)  # QHY's SDK's dialect (protocol, OBSERVED); see sdk_dialect
         self.speaks_sdk = False
@@ -322,7 +272,7 @@ class EmulatedCamera:
         return protocol.encode_status(status)
 
     # --- frames --------------------------------------------------------------------------------------------------
-    def _materialize(self, exp: _ExposureInProgress) -> _Stream:
+    def _materialize(self, exp: _ExposureInProgress) -> FrameStream:
         """Render the finished exposure and queue it on EP 0x81, with any armed faults applied."""
         if self.speaks_sdk:
             return self._materialize_sdk(exp)
@@ -335,7 +285,7 @@ class EmulatedCamera:
         built = self.frames.build(integration, self.scene, sequence)
         record = FrameRecord(sequence, exp.started, s, built.layout, built.truth, built.checksum)
         rate = self.model.bytes_per_second(rows, s.bits, s.usb_traffic) if self.rate_limit else math.inf
-        stream = _Stream([built.data], rate, self.clock.now())
+        stream = FrameStream([built.data], rate, self.clock.now())
         for fault in self.faults.take_stream_faults():
             damage(fault, FaultSite(fault.params, stream, record, built.data, built.layout, self.sensor.rng,
                                     self.model.readout_width))
@@ -346,24 +296,15 @@ class EmulatedCamera:
         self.last_frame = record
         return stream
 
-    def _materialize_sdk(self, exp: _ExposureInProgress) -> _Stream:
-        """The finished exposure in the SDK dialect's frame format (no stream faults: they target the first)."""
+    def _materialize_sdk(self, exp: _ExposureInProgress) -> FrameStream:
+        """The finished exposure in the SDK dialect's frame format (``SdkDialect.materialize``)."""
         self.thermal.update(exp.ready_at)
-        integration, readout = self.sdk.integration(exp.duration, self.thermal.sensor_c)
         sequence = self.frame_counter
         self.frame_counter += 1
-        size = protocol.sdk_frame_length(self.sdk.family, self.sdk.width, readout.streamed_rows, 16)
-        truth_box: list[Truth] = []
-        data, image = self.sdk.frame(self.frames.buffer_of(size), integration, readout, sequence,
-                                     lambda out, it: truth_box.append(self.sensor.render(out, it, self.scene)))
-        layout = protocol.frame_layout(self.sdk.width, readout.image_rows, integration.bits, False)
-        record = FrameRecord(sequence, exp.started, replace(exp.registers), layout, truth_box[0], 0, sdk_image=image)
-        self.last_frame = record
-        rate = (self.model.bytes_per_second(integration.roi_height, integration.bits, exp.registers.usb_traffic)
-                if self.rate_limit else math.inf)
-        return _Stream([data], rate, self.clock.now())
+        self.last_frame, stream = self.sdk.materialize(exp.duration, exp.started, replace(exp.registers), sequence)
+        return stream
 
-    def current_stream(self) -> _Stream | None:
+    def current_stream(self) -> FrameStream | None:
         """The frame queued on EP 0x81 (materialised once its exposure and readout are done), if any."""
         with self._lock:
             return self._current_stream(self.clock.now())
@@ -371,7 +312,7 @@ class EmulatedCamera:
     def _rows_of(self, s: Registers) -> tuple[int, int]:
         return s.roi_y, s.roi_height or self.model.readout_height
 
-    def _current_stream(self, now: float) -> _Stream | None:
+    def _current_stream(self, now: float) -> FrameStream | None:
         if self.speaks_sdk and self.sdk.live and self._exposure is None and self._stream is None:
             self.start_exposure(now)  # live mode free-runs: the next exposure starts as the last frame leaves
         exp = self._exposure

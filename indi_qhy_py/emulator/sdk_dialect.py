@@ -9,6 +9,7 @@ of the project's first dialect, so one emulated camera serves both the SDK oracl
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,10 +20,11 @@ import numpy as np
 from .. import protocol
 from ..protocol import SdkCommand, SdkReadout
 from .commands import Stall
-from .sensor import Integration
+from .sensor import Integration, Truth
+from .stream import FrameRecord, FrameStream
 
 if TYPE_CHECKING:
-    from .device import EmulatedCamera
+    from .device import EmulatedCamera, Registers
 
 SDK_ONLY_REQUESTS = frozenset({protocol.REQ_FPGA_WRITE, protocol.REQ_EXPOSURE_ARM, protocol.REQ_DDR_COUNT,
                                protocol.REQ_FIRMWARE_VERSION, protocol.REQ_CAMERA_ID, protocol.REQ_SENSORS,
@@ -147,6 +149,22 @@ class SdkDialect:
         mode = self.camera.registers.read_mode
         gain = protocol.gain_setting(self.family, mode, self.registers.gain) or 0
         return min(gain, self.camera.model.read_mode(mode).gain_max)
+
+    def materialize(self, exposure_s: float, started: float, registers: Registers, sequence: int
+                    ) -> tuple[FrameRecord, FrameStream]:
+        """Render one finished exposure and queue it in the SDK's format (no stream faults: they target the
+        first dialect's trailer)."""
+        cam = self.camera
+        integration, readout = self.integration(exposure_s, cam.thermal.sensor_c)
+        size = protocol.sdk_frame_length(self.family, self.width, readout.streamed_rows, 16)
+        truths: list[Truth] = []
+        data, image = self.frame(cam.frames.buffer_of(size), integration, readout, sequence,
+                                 lambda out, it: truths.append(cam.sensor.render(out, it, cam.scene)))
+        layout = protocol.frame_layout(self.width, readout.image_rows, integration.bits, False)
+        record = FrameRecord(sequence, started, registers, layout, truths[0], 0, sdk_image=image)
+        rate = (cam.model.bytes_per_second(integration.roi_height, integration.bits, registers.usb_traffic)
+                if cam.rate_limit else math.inf)
+        return record, FrameStream([data], rate, cam.clock.now())
 
     def frame(self, buffer: np.ndarray, integration: Integration, readout: SdkReadout, sequence: int,
               render: Callable[[np.ndarray, Integration], object]) -> tuple[np.ndarray, np.ndarray]:

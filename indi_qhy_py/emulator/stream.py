@@ -1,0 +1,64 @@
+"""What the emulated camera has queued on EP 0x81 (``FrameStream``) and its record of each frame sent
+(``FrameRecord``): shared by both dialects' frame builders and by the fault injector."""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .. import protocol
+from .sensor import Truth
+
+if TYPE_CHECKING:
+    from .device import Registers
+
+
+@dataclass
+class FrameRecord:
+    """What the camera sent as one frame: for tests and ground truth."""
+
+    sequence: int
+    started: float
+    registers: Registers
+    layout: protocol.FrameLayout
+    truth: Truth
+    checksum: int  # as sent in the trailer
+    faults: list[str] = field(default_factory=list)
+    damage: dict[str, object] = field(default_factory=dict)
+    sdk_image: np.ndarray | None = None  # SDK dialect: the image rows exactly as streamed (ground truth)
+
+
+class FrameStream:
+    """The bytes of one frame still to be sent, as segments of the frame buffer (faults cut and splice them)."""
+
+    def __init__(self, segments: list[np.ndarray], rate: float, start: float) -> None:
+        self.segments = segments
+        self.total = sum(len(s) for s in segments)
+        self.sent = 0
+        self.stall_at: int | None = None
+        self.unplug_at: int | None = None
+        self.unplug_down_s = 2.0
+        self.rate = rate
+        self.clock_pos = start  # emulated time the link is busy until
+
+    def serve(self, address: int, length: int) -> int:
+        """Copy up to ``length`` bytes to ``address``; stops at a stall point."""
+        limit = self.total if self.stall_at is None else min(self.total, self.stall_at)
+        n = max(0, min(length, limit - self.sent))
+        done = 0
+        pos = self.sent
+        for seg in self.segments:
+            if done >= n:
+                break
+            if pos >= len(seg):
+                pos -= len(seg)
+                continue
+            take = min(len(seg) - pos, n - done)
+            ctypes.memmove(address + done, seg.ctypes.data + pos, take)
+            done += take
+            pos = 0
+        self.sent += done
+        return done
