@@ -20,10 +20,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from indi_qhy_py import protocol
 from indi_qhy_py.emulator.scene import FlatField
 from tests.sdk_oracle.compare import OPERATIONS, DriverRecorder, compare, sdk_run
-from tests.sdk_oracle.conftest import SdkOnEmulator, open_emulated, reset
+from tests.sdk_oracle.conftest import SdkOnEmulator, binned_sum, open_emulated, reset
 from tests.sdk_oracle.probe import open_scripted
 from tests.sdk_oracle.sdk import Control, oracle, unavailable_reason
 
@@ -34,7 +33,7 @@ def frame_check(bits: int = 16, binning: int = 1, roi: tuple[int, int, int, int]
         reset(emu.cam)
         emu.camera.scene = FlatField(1200.0)
         emu.cam.SetQHYCCDParam(Control.TRANSFERBIT, float(bits))
-        (width, height), _ = protocol.SDK_IMAGE[emu.camera.model.family.name]
+        width, height = emu.camera.model.readout_width, emu.camera.model.readout_height
         if binning > 1:
             emu.cam.SetQHYCCDBinMode(binning, binning)
             emu.cam.SetQHYCCDResolution(0, 0, width // binning, height // binning)
@@ -45,11 +44,7 @@ def frame_check(bits: int = 16, binning: int = 1, roi: tuple[int, int, int, int]
         if rc != 0 or frame is None or frame.sdk_image is None:
             return False
         image = np.frombuffer(raw, dtype=np.uint16 if got_bits == 16 else np.uint8).reshape(h, w)
-        truth = frame.sdk_image.astype(np.uint32)
-        if binning > 1:
-            hh, ww = (truth.shape[0] // binning) * binning, (truth.shape[1] // binning) * binning
-            truth = np.minimum(truth[:hh, :ww].reshape(hh // binning, binning, ww // binning, binning)
-                               .sum(axis=(1, 3)), 65535)
+        truth = binned_sum(frame.sdk_image, binning) if binning > 1 else frame.sdk_image
         if roi:
             truth = truth[: roi[3], roi[0] : roi[0] + roi[2]]
         return bool(np.array_equal(image, truth[:h, :w]))

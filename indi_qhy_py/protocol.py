@@ -564,10 +564,8 @@ FRAME_MARKER = b"\xee\x11\xdd\x22"  # the SDK finds a frame's start by this mark
 HEAD_SEQUENCE_LEN = 4  # the 4 bytes after the marker: the frame number, big-endian (the SDK logs it as such)
 DDR_UNIT = 2048  # bytes per unit of the DDR count
 SDK_BULK_READ = 16384  # the SDK's bulk read size; the last reads of a frame are DDR_UNIT bytes
-#: Rows on the wire between the marker and the first row of the image the SDK returns, per camera family.
-HIDDEN_ROWS = {"QHY600": 34, "QHY268": 0}  # full frame; a QHY268 ROI from y >= 34 has 34 (see rows_for)
-#: The image the SDK returns at 1x1 (width, height) and its effective area (x, y, w, h), per family.
-SDK_IMAGE = {"QHY600": ((9600, 6422), (24, 34, 9576, 6388)), "QHY268": ((6280, 4244), (24, 34, 6248, 4176))}
+# The image the SDK returns at 1x1 and its effective area are the models' geometry (models.py; test_sdk_facts:
+# geometry). Rows on the wire before the image's first row: see sdk_readout.
 
 
 def decode_ddr_count(raw: bytes) -> int:
@@ -666,15 +664,13 @@ def decode_gain(block: bytes) -> GainRegisters:
 #: 300 from 29): rows = height + 34 (at least 300), first = y + 25; the 34 extra rows come first on the wire.
 #: OBSERVED for the QHY268 (full frame at bin 1 -> 4244 from 25; bin 2 or 4 full -> 4278 from 25; 1000 rows at
 #: y 500 -> 1068 from 491; 100 rows at y 0 -> 134 from 25): lead = min(y, 34) rows above, the height, 34 below.
-ROWS_QHY600 = (34, 25, 300)
-ROW_MARGIN, FIRST_ROW = 34, 25
+ROW_MARGIN, FIRST_ROW, MIN_ROWS_QHY600 = 34, 25, 300
 
 
 def rows_for(family: str, y: int, height: int, full_height: int, binning: int = 1) -> tuple[int, int]:
     """(rows to read, first row) the SDK asks for a ROI of ``height`` sensor rows from ``y``."""
     if family == "QHY600":
-        extra, first, minimum = ROWS_QHY600
-        return max(minimum, height + extra), y + first
+        return max(MIN_ROWS_QHY600, height + ROW_MARGIN), y + FIRST_ROW
     if binning == 1 and y == 0 and height == full_height:
         return full_height, FIRST_ROW
     lead = min(y, ROW_MARGIN)
@@ -726,7 +722,7 @@ def encode_cooler_mode(regulate: bool, pwm: int = 0) -> bytes:
     return bytes([1, 0]) if regulate else bytes([0, max(0, min(PWM_FULL, pwm)) >> 1])
 
 
-def sdk_frame_length(family: str, width: int, rows: int, bits: int) -> int:
+def sdk_frame_length(width: int, rows: int, bits: int) -> int:
     """Bytes of one frame as the camera streams it: marker, then the rows (the hidden ones first), padded to
     whole DDR units."""
     payload = len(FRAME_MARKER) + width * rows * (2 if bits == 16 else 1)
@@ -753,9 +749,8 @@ class SdkReadout:
 def sdk_readout(family: str, a2_rows: int, a2_first: int, full_height: int) -> SdkReadout:
     """What a camera streams for an A2 (rows, first row) request (OBSERVED: test_sdk_conformance ROI and bin)."""
     if family == "QHY600":  # 34 rows the SDK skips, then the image rows
-        extra, first, _ = ROWS_QHY600
-        y, rows = (0, full_height) if a2_rows == 0 else (a2_first - first, a2_rows - extra)
-        return SdkReadout(y, rows, blank_rows=extra, hidden=extra, image_rows=rows)
+        y, rows = (0, full_height) if a2_rows == 0 else (a2_first - FIRST_ROW, a2_rows - ROW_MARGIN)
+        return SdkReadout(y, rows, blank_rows=ROW_MARGIN, hidden=ROW_MARGIN, image_rows=rows)
     if a2_rows in (0, full_height):  # the 1x1 full frame is exactly the image
         return SdkReadout(0, full_height, 0, 0, full_height)
     # QHY268: every A2 row from sensor row (first - 25): lead rows above the image (34 for a ROI from y >= 34),
@@ -765,11 +760,11 @@ def sdk_readout(family: str, a2_rows: int, a2_first: int, full_height: int) -> S
     return SdkReadout(start, a2_rows, 0, lead, a2_rows - ROW_MARGIN - lead)
 
 
-def sdk_frame_layout(family: str, width: int, readout: SdkReadout, bits: int) -> FrameLayout:
+def sdk_frame_layout(width: int, readout: SdkReadout, bits: int) -> FrameLayout:
     bpp = 2 if bits == 16 else 1
     return FrameLayout(width, readout.image_rows, bits, len(FRAME_MARKER),
                        image_offset=len(FRAME_MARKER) + readout.hidden * width * bpp,
-                       stream_len=sdk_frame_length(family, width, readout.streamed_rows, bits))
+                       stream_len=sdk_frame_length(width, readout.streamed_rows, bits))
 
 
 def head_sequence(raw: bytes | memoryview) -> int | None:

@@ -7,7 +7,6 @@ that extension is not built, the numpy reference, with a warning.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import warnings
 from collections.abc import Callable
@@ -129,7 +128,8 @@ def decode(raw: np.ndarray, received: int, request: DecodeRequest, out: np.ndarr
         else:
             verdict = Verdict.GOOD
     assert verdict is not None
-    return DecodedFrame(out, _meta(verdict, damage, trailer, received, result, checksum, ob_row_means))
+    sequence, expected = (trailer.sequence, trailer.checksum) if trailer else (None, None)
+    return DecodedFrame(out, _meta(verdict, damage, sequence, expected, received, result, checksum, ob_row_means))
 
 
 def _pixel_pass(raw: np.ndarray, received: int, request: DecodeRequest, out: np.ndarray, kernel: Kernel
@@ -168,16 +168,15 @@ def _decode_observed(raw: np.ndarray, received: int, request: DecodeRequest, out
             damage = f"frame {sequence} arrived, {request.expected_sequence} expected: {missed} frame(s) lost"
         else:
             verdict = Verdict.GOOD
-    meta = _meta(verdict, damage, None, received, result, result.checksum, ob_row_means)
-    return DecodedFrame(out, dataclasses.replace(meta, sequence=sequence))
+    return DecodedFrame(out, _meta(verdict, damage, sequence, None, received, result, result.checksum, ob_row_means))
 
 
 def _empty_pass() -> PassResult:
     return PassResult(0, 0, 0, 0, 0, 0, 0, math.nan, 0, 0, 0, 0)
 
 
-def _meta(verdict: Verdict, damage: str, trailer: protocol.Trailer | None, received: int, r: PassResult,
-          checksum: int, ob_row_means: np.ndarray) -> FrameMeta:
+def _meta(verdict: Verdict, damage: str, sequence: int | None, checksum_expected: int | None, received: int,
+          r: PassResult, checksum: int, ob_row_means: np.ndarray) -> FrameMeta:
     def stats(n: int, total: int, squares: int) -> tuple[float, float]:
         if n == 0:
             return math.nan, math.nan
@@ -187,8 +186,8 @@ def _meta(verdict: Verdict, damage: str, trailer: protocol.Trailer | None, recei
     ob_mean, ob_std = stats(r.ob_n, r.ob_sum, r.ob_sumsq)
     os_mean, os_std = stats(r.os_n, r.os_sum, r.os_sumsq)
     return FrameMeta(
-        verdict=verdict, damage=damage, sequence=trailer.sequence if trailer else None,
-        checksum_expected=trailer.checksum if trailer else None, checksum_actual=checksum, received=received,
+        verdict=verdict, damage=damage, sequence=sequence,
+        checksum_expected=checksum_expected, checksum_actual=checksum, received=received,
         ob_mean=ob_mean, ob_median=r.ob_median, ob_std=ob_std, ob_row_means=ob_row_means,
         overscan_mean=None if r.os_n == 0 else os_mean, overscan_std=None if r.os_n == 0 else os_std,
         saturated=r.saturated,

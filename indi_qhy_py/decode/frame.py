@@ -44,12 +44,11 @@ class DecodeRequest:
     expected_sequence: int | None = None
     saturation: int | None = None  # ADU at or above which a pixel counts as saturated; default full scale
     readout: protocol.SdkReadout | None = None  # set: the frame is in the observed dialect, streamed this way
-    family: str = "QHY600"
 
     @property
     def layout(self) -> protocol.FrameLayout:
         if self.readout is not None:
-            return protocol.sdk_frame_layout(self.family, self.width, self.readout, self.bits)
+            return protocol.sdk_frame_layout(self.width, self.readout, self.bits)
         return protocol.frame_layout(self.width, self.rows, self.bits, self.header)
 
     @property

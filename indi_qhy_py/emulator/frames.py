@@ -30,21 +30,18 @@ class FrameBuilder:
         self.sensor = sensor
         self.buffer: np.ndarray | None = None
 
-    def _buffer(self, size: int) -> np.ndarray:
+    def buffer_of(self, size: int) -> np.ndarray:
+        """The reused frame buffer, at least ``size`` bytes (both dialects' frames are built in it)."""
         if self.buffer is None or len(self.buffer) < size:
             full = protocol.frame_layout(self.model.readout_width, self.model.readout_height, 16,
                                          self.model.variant.frame_header).total_len
             self.buffer = np.zeros(max(size, full), dtype=np.uint8)
         return self.buffer
 
-    def buffer_of(self, size: int) -> np.ndarray:
-        """The reused frame buffer, at least ``size`` bytes."""
-        return self._buffer(size)
-
     def build(self, integration: Integration, scene: Scene, sequence: int) -> BuiltFrame:
         width, rows, bits = self.model.readout_width, integration.roi_height, integration.bits
         layout = protocol.frame_layout(width, rows, bits, self.model.variant.frame_header)
-        buf = self._buffer(layout.total_len)
+        buf = self.buffer_of(layout.total_len)
         truth = self.sensor.render(buf[layout.pixel_offset :], integration, scene)
         if layout.header_len:
             buf[: layout.header_len] = np.frombuffer(protocol.encode_pro_header(sequence, width, rows), dtype=np.uint8)

@@ -10,7 +10,6 @@ of the project's first dialect, so one emulated camera serves both the SDK oracl
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -46,8 +45,6 @@ class SdkRegisters:
     first_row: int = 25
     bits: int = 16
     gain: protocol.GainRegisters = field(default_factory=lambda: protocol.GainRegisters(2400, 8))
-    fpga: dict[int, int] = field(default_factory=dict)
-    watchdog_fed_at: float = field(default_factory=time.monotonic)
 
 
 class SdkDialect:
@@ -62,15 +59,12 @@ class SdkDialect:
 
     # --- OUT ---------------------------------------------------------------------------------------------------
     def control_out(self, request: int, value: int, index: int, data: bytes) -> int:
-        cam, regs = self.camera, self.registers
+        cam = self.camera
         if request == protocol.REQ_COMMAND:
             self._command(data)
         elif request == protocol.REQ_FPGA_WRITE:
-            regs.fpga[index] = value
-            if index == protocol.FPGA_WATCHDOG:
-                regs.watchdog_fed_at = time.monotonic()
             if index == protocol.FPGA_READ_DONE:
-                cam.discard_frame()
+                cam.discard_frame()  # other registers (the watchdog among them) are taken and not acted on
         elif request == protocol.REQ_COOLER_TARGET:
             cam.thermal.set_auto(cam.clock.now(), protocol.decode_cooler_target(data))
         elif request == protocol.REQ_COOLER_MODE:
@@ -115,7 +109,7 @@ class SdkDialect:
             waiting = 0 if stream is None else stream.total - stream.sent
             return protocol.encode_ddr_count(waiting)
         if request == protocol.REQ_DDR_COUNT and index in protocol.FPGA_VERSION_INDEXES:
-            return FPGA_VERSION[protocol.FPGA_VERSION_INDEXES.index(index) :][:1]
+            return bytes([FPGA_VERSION[protocol.FPGA_VERSION_INDEXES.index(index)]])
         if request == protocol.REQ_TEMPERATURE:
             cam.thermal.update(cam.clock.now())
             return protocol.encode_temperature(cam.thermal.sensor_c, round(cam.thermal.pwm))[:length]
@@ -156,7 +150,7 @@ class SdkDialect:
         first dialect's trailer)."""
         cam = self.camera
         integration, readout = self.integration(exposure_s, cam.thermal.sensor_c)
-        size = protocol.sdk_frame_length(self.family, self.width, readout.streamed_rows, 16)
+        size = protocol.sdk_frame_length(self.width, readout.streamed_rows, 16)  # room for either bit depth
         truths: list[Truth] = []
         data, image = self.frame(cam.frames.buffer_of(size), integration, readout, sequence,
                                  lambda out, it: truths.append(cam.sensor.render(out, it, cam.scene)))
@@ -172,7 +166,7 @@ class SdkDialect:
         bpp = 2 if integration.bits == 16 else 1
         row_bytes = self.width * bpp
         marker = len(protocol.FRAME_MARKER)
-        total = protocol.sdk_frame_length(self.family, self.width, readout.streamed_rows, integration.bits)
+        total = protocol.sdk_frame_length(self.width, readout.streamed_rows, integration.bits)
         rendered_at = marker + readout.blank_rows * row_bytes
         buffer[:rendered_at] = 0
         render(buffer[rendered_at:], integration)

@@ -29,12 +29,12 @@ def test_regions_tile_the_readout(model: models.CameraModel) -> None:
 
 
 def test_geometry_is_what_qhys_sdk_reports() -> None:
-    from indi_qhy_py import protocol
-
-    for model in (QHY600M, QHY268M):
-        (width, height), (x, y, w, h) = protocol.SDK_IMAGE[model.family.name]
-        assert (model.readout_width, model.readout_height) == (width, height)
-        assert (model.effective.x, model.effective.y, model.effective.width, model.effective.height) == (x, y, w, h)
+    """As GetQHYCCDChipInfo / GetQHYCCDEffectiveArea report it (re-observed in tests/sdk_oracle/test_sdk_facts)."""
+    for model, size, effective in ((QHY600M, (9600, 6422), (24, 34, 9576, 6388)),
+                                   (QHY268M, (6280, 4244), (24, 34, 6248, 4176))):
+        assert (model.readout_width, model.readout_height) == size
+        e = model.effective
+        assert (e.x, e.y, e.width, e.height) == effective
     assert QHY600M.optical_black.width == 24 and QHY600M.overscan.height == 34
     assert 25.5e6 < QHY268M.effective.width * QHY268M.effective.height < 26.5e6
 

@@ -38,7 +38,7 @@ def observed_frame(link: CameraLink, model: CameraModel, y: int, rows: int, bits
     link.command(protocol.encode_sdk_command(protocol.SdkCommand.START))
     link.fpga_write(protocol.FPGA_EXPOSURE, 1)
     link.arm_exposure()
-    total = protocol.sdk_frame_length(family, model.readout_width, readout.streamed_rows, bits)
+    total = protocol.sdk_frame_length(model.readout_width, readout.streamed_rows, bits)
     deadline = time.monotonic() + 10
     while link.ddr_bytes() < total - protocol.DDR_UNIT:
         assert time.monotonic() < deadline, "the DDR count never covered the frame"
@@ -53,7 +53,7 @@ def request_for(model: CameraModel, y: int, rows: int, readout: protocol.SdkRead
                 expected: int | None = None) -> DecodeRequest:
     base = DecodeRequest.for_model(model, bits=bits, roi_y=y, rows=rows, full=True, expected_sequence=expected)
     return DecodeRequest(base.width, y, readout.image_rows, bits, False, base.crop, base.optical_black,
-                         base.overscan, expected_sequence=expected, readout=readout, family=model.family.name)
+                         base.overscan, expected_sequence=expected, readout=readout)
 
 
 @pytest.mark.parametrize(("model", "y", "rows"), [(QHY600M, 0, 6422), (QHY600M, 500, 300), (QHY268M, 0, 4244),

@@ -72,6 +72,25 @@ def test_setprop_scripting_and_refusals(server: Server) -> None:
     assert getprop(server.port, f"{QHY268C}.CCD_GAIN.GAIN")[f"{QHY268C}.CCD_GAIN.GAIN"] == "56"
 
 
+def test_image_geometry_reaches_clients_through_indiserver(server: Server) -> None:
+    """The geometry QHY's SDK reports (QHY268: 6248 x 4176 effective, 6280 x 4244 with overscan), as clients see it."""
+    setprop(server.port, f"{QHY268C}.CONNECTION.CONNECT=On")
+    info = eventually(lambda: (lambda g: g if g.get(f"{QHY268C}.CCD_INFO.CCD_MAX_X") else None)(
+        getprop(server.port, f"{QHY268C}.CCD_INFO.*")))
+    assert info and info[f"{QHY268C}.CCD_INFO.CCD_MAX_X"] == "6248"
+    assert info[f"{QHY268C}.CCD_INFO.CCD_MAX_Y"] == "4176"
+
+    def max_xy() -> tuple[str | None, str | None]:
+        got = getprop(server.port, f"{QHY268C}.CCD_INFO.CCD_MAX_X", f"{QHY268C}.CCD_INFO.CCD_MAX_Y")
+        return got.get(f"{QHY268C}.CCD_INFO.CCD_MAX_X"), got.get(f"{QHY268C}.CCD_INFO.CCD_MAX_Y")
+
+    setprop(server.port, f"{QHY268C}.OVERSCAN_MODE.INDI_ENABLED=On")
+    with_overscan = eventually(lambda: max_xy() == ("6280", "4244"))
+    setprop(server.port, f"{QHY268C}.OVERSCAN_MODE.INDI_DISABLED=On")  # leave it as the other tests expect
+    assert with_overscan
+    assert eventually(lambda: max_xy() == ("6248", "4176"))
+
+
 # --- a full session with pyindi-client ---------------------------------------------------------------------------
 def test_pyindi_client_session(server: Server) -> None:
     pyindi = pytest.importorskip("PyIndi")

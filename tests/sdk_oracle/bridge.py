@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from indi_qhy_py import protocol
 from indi_qhy_py.emulator.commands import Stall
 from indi_qhy_py.emulator.device import DeviceAbsent, EmulatedCamera, StreamTimeout
 
@@ -87,14 +88,13 @@ class ScriptedUsbDevice:
     vendor_id: int = 0x1618
     address: int = field(default_factory=lambda: next(_scripted_addresses))  # a new device path per device
     sent: int = 0
-    ddr_auto: bool = False  # answer 0xBC from the unread part of the stream, in units of ``ddr_unit`` bytes
-    ddr_unit: int = 2048
+    ddr_auto: bool = False  # answer the DDR count (0xBC/4) with the unread part of the stream
     read_limits: list[int] = field(default_factory=list)  # caps on the next reads' sizes (0: a zero-length packet)
-    stream_ready: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         # the SDK lists cameras by an id made from this answer: every scripted device gets its own
-        self.answers.setdefault((0xCA, 0x10), f"SCRIPT{self.address:010d}".encode())
+        self.answers.setdefault((protocol.REQ_CAMERA_ID, protocol.CAMERA_SERIAL_INDEX),
+                                f"SCRIPT{self.address:010d}".encode())
 
     def present(self) -> bool:
         return True
@@ -106,15 +106,13 @@ class ScriptedUsbDevice:
         return len(data)
 
     def control_in(self, request: int, value: int, index: int, length: int) -> bytes:
-        if (request, index) == (0xBC, 4) and self.ddr_auto:
-            units = min((len(self.stream) - self.sent) // self.ddr_unit, 0x1FFFFF)
-            return (units << 6).to_bytes(4, "little")
+        if (request, index) == (protocol.REQ_DDR_COUNT, protocol.DDR_COUNT_INDEX) and self.ddr_auto:
+            return protocol.encode_ddr_count(len(self.stream) - self.sent)
         answer = self.answers.get((request, index), self.answers.get(request, b""))
         return bytes(answer[:length]).ljust(length, b"\0")
 
     def feed(self, stream: bytes) -> None:
         self.stream, self.sent = stream, 0
-        self.stream_ready.set()
 
     def bulk_in(self, endpoint: int, address: int, length: int, timeout_ms: int) -> int:
         n = min(length, len(self.stream) - self.sent)

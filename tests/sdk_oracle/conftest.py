@@ -9,17 +9,27 @@ import ctypes
 import itertools
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 
+from indi_qhy_py import protocol
 from indi_qhy_py.emulator import EmulatedCamera, EmulatedClock
 from indi_qhy_py.emulator.scene import Dark
 from indi_qhy_py.models import model_by_name
 
 from .bridge import EmulatedUsbDevice, ScriptedUsbDevice
+from .probe import open_scripted
 from .sdk import Control, Sdk, SdkCamera, oracle, unavailable_reason
 
 _slots = itertools.cycle(range(8))
 _seeds = itertools.count(101)  # every emulated camera a serial of its own: the SDK lists cameras by id
+
+
+def binned_sum(image: np.ndarray, n: int) -> np.ndarray:
+    """``n`` x ``n`` binning as the SDK does it on the host: the sum of each block, saturating at 65535."""
+    h, w = (image.shape[0] // n) * n, (image.shape[1] // n) * n
+    blocks = image[:h, :w].astype(np.uint32).reshape(h // n, n, w // n, n)
+    return np.minimum(blocks.sum(axis=(1, 3)), 65535).astype(np.uint16)
 
 
 @pytest.fixture(scope="session")
@@ -93,13 +103,10 @@ def scripted(sdk: Sdk):  # type: ignore[no-untyped-def]
 
     def make(product_id: int) -> tuple[SdkCamera, ScriptedUsbDevice]:
         if product_id not in _scripted:
-            device = ScriptedUsbDevice(product_id, ddr_auto=True)
-            cam = sdk.open(sdk.plug(next(_slots), device))
-            cam.SetQHYCCDStreamMode(0)
-            cam.InitQHYCCD()
-            _scripted[product_id] = (cam, device)
+            _scripted[product_id] = open_scripted(sdk, product_id, next(_slots))
         cam, device = _scripted[product_id]
-        keep = {key: value for key, value in device.answers.items() if key == (0xCA, 0x10)}
+        serial = (protocol.REQ_CAMERA_ID, protocol.CAMERA_SERIAL_INDEX)  # its id in the SDK's list: kept
+        keep = {key: value for key, value in device.answers.items() if key == serial}
         device.answers.clear()
         device.answers.update(keep)
         device.ddr_auto, device.read_limits, device.stream, device.sent = True, [], b"", 0

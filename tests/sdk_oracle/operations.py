@@ -9,7 +9,6 @@ one line. These files are observations (request codes and bytes), not SDK text.
 from __future__ import annotations
 
 import ctypes
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -153,9 +152,6 @@ def render(runs: list[list[Transfer]]) -> str:
                      f"{' '.join(shown)}".rstrip())
         i += 1
     return "\n".join(lines) + "\n"
-
-
-_lock = threading.Lock()
 
 
 def record(sdk: Sdk, model: str, slot: int = 6) -> dict[str, str]:

@@ -11,9 +11,9 @@ import ctypes
 import numpy as np
 import pytest
 
-from indi_qhy_py import protocol
 from indi_qhy_py.emulator.scene import FlatField
 
+from .conftest import binned_sum
 from .sdk import Control
 
 pytestmark = pytest.mark.emulated
@@ -36,14 +36,8 @@ def test_sdk_full_frame_16_bit_equals_the_emulators_pixels(emulated, model: str)
     emu.camera.scene = FlatField(2000.0)
     rc, w, h, bits, raw = emu.single_frame()
     assert rc == 0 and bits == 16
-    assert (w, h) == protocol.SDK_IMAGE[emu.camera.model.family.name][0]
+    assert (w, h) == (emu.camera.model.readout_width, emu.camera.model.readout_height)
     np.testing.assert_array_equal(image_of(raw, w, h, bits), truth_of(emu))
-
-
-def binned_sum(image: np.ndarray, n: int) -> np.ndarray:
-    h, w = (image.shape[0] // n) * n, (image.shape[1] // n) * n
-    blocks = image[:h, :w].astype(np.uint32).reshape(h // n, n, w // n, n)
-    return np.minimum(blocks.sum(axis=(1, 3)), 65535).astype(np.uint16)
 
 
 def test_sdk_8_bit_frame_equals_the_emulators_pixels(emulated) -> None:
@@ -60,7 +54,7 @@ def test_sdk_bins_on_the_host_by_summing_the_full_frame_the_camera_sends(emulate
     emu = emulated(model)
     emu.camera.scene = FlatField(500.0)
     assert emu.cam.SetQHYCCDBinMode(n, n) == 0
-    (width, height), _ = protocol.SDK_IMAGE[emu.camera.model.family.name]
+    width, height = emu.camera.model.readout_width, emu.camera.model.readout_height
     assert emu.cam.SetQHYCCDResolution(0, 0, width // n, height // n) == 0
     rc, w, h, bits, raw = emu.single_frame()
     assert rc == 0 and (w, h) == (width // n, height // n)
@@ -113,7 +107,7 @@ def test_sdk_exposes_again_cleanly_after_a_cancel(emulated) -> None:
     assert emu.cam.CancelQHYCCDExposingAndReadout() == 0
     emu.cam.SetQHYCCDParam(Control.EXPOSURE, 2000.0)
     rc, w, h, bits, raw = emu.single_frame()
-    assert rc == 0 and (w, h) == protocol.SDK_IMAGE["QHY600"][0]
+    assert rc == 0 and (w, h) == (9600, 6422)
     np.testing.assert_array_equal(image_of(raw, w, h, bits), truth_of(emu))
     assert emu.camera.last_frame.registers.exposure_us == 2000
 

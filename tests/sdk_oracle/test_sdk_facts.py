@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from indi_qhy_py import protocol
+from indi_qhy_py.models import model_by_name
 
 from .bridge import Transfer
 from .probe import expose_stream, locate
@@ -141,9 +142,10 @@ def test_the_sdk_reads_what_the_ddr_count_says(sdk, scripted, monkeypatch, units
 def test_the_image_starts_hidden_rows_after_the_marker(sdk, scripted, product_id: int, family: str,
                                                         marker_at: int) -> None:
     cam, device = scripted(product_id)
-    (width, height), _ = protocol.SDK_IMAGE[family]
+    model = model_by_name(family + "M")
+    width, height = model.readout_width, model.readout_height
     cam.SetQHYCCDResolution(0, 0, width, height)
-    hidden = protocol.HIDDEN_ROWS[family]
+    hidden = protocol.sdk_readout(family, 0, 0, height).hidden  # 34 on the QHY600, none on the QHY268
     rng = np.random.default_rng(marker_at)
     stream = bytearray(rng.integers(0, 255, marker_at + 4 + width * (height + hidden + 2) * 2, dtype=np.uint8))
     stream = stream.replace(protocol.FRAME_MARKER, b"\0\0\0\0")  # only the marker we place
@@ -218,3 +220,16 @@ def test_tec_pwm_the_sdk_reads_is_byte_3_of_the_temperature_answer(sdk, scripted
     device.answers[(protocol.REQ_TEMPERATURE, 0)] = answer
     assert cam.GetQHYCCDParam(Control.CURTEMP) == pytest.approx(10.0)
     assert cam.GetQHYCCDParam(Control.CURPWM) == protocol.decode_tec_pwm(answer) == pwm
+
+
+@pytest.mark.parametrize(("product_id", "name"), [(QHY600M, "QHY600M"), (QHY268M, "QHY268M")])
+def test_the_models_geometry_is_what_the_sdk_reports(sdk, scripted, product_id: int, name: str) -> None:
+    """Read right after InitQHYCCD: once SetQHYCCDBinMode has run, this SDK build reports the effective area's
+    top as 0 (seen at 2x2 and after going back to 1x1), while the image still starts 34 rows later."""
+    cam, _ = scripted(product_id)
+    cam.InitQHYCCD()
+    model, info = model_by_name(name), cam.chip_info()
+    assert (info.width, info.height, info.bits) == (model.readout_width, model.readout_height, 16)
+    assert info.pixel_width_um == pytest.approx(model.pixel_um)
+    eff = model.effective
+    assert cam.area("effective") == (eff.x, eff.y, eff.width, eff.height)
