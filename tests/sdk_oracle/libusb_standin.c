@@ -291,15 +291,21 @@ static void run_transfer(struct transfer *t, int cancelled) {
     if (flags & FLAG_FREE_TRANSFER) libusb_free_transfer(t);
 }
 
+/* One thread completes transfers at a time, in the order they were submitted: a real endpoint's transfers
+ * complete in order, and the SDK calls libusb_handle_events from more than one thread. */
+static pthread_mutex_t completing = PTHREAD_MUTEX_INITIALIZER;
+
 static int complete_queued(void) {
     int done = 0;
     for (;;) {
+        pthread_mutex_lock(&completing);
         pthread_mutex_lock(&lock);
         struct queued *q = queue_head;
         if (q) queue_head = q->next;
         pthread_mutex_unlock(&lock);
+        if (q) run_transfer(q->t, q->cancelled);
+        pthread_mutex_unlock(&completing);
         if (!q) return done;
-        run_transfer(q->t, q->cancelled);
         free(q);
         done++;
     }
