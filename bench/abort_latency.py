@@ -14,8 +14,8 @@ import numpy as np
 from indi_qhy_py.camera import Camera, Exposure
 from indi_qhy_py.emulator import EmulatedCamera, EmulatorBackend
 from indi_qhy_py.models import QHY600M
-from indi_qhy_py.protocol import CameraState, Command
 from indi_qhy_py.usb.discovery import discover
+from indi_qhy_py.usb.link import CameraLink
 from indi_qhy_py.usb.transport import BULK_CHUNK
 
 RUNS = 5
@@ -46,8 +46,8 @@ def main() -> None:
         during_download.append(time.perf_counter() - start)
     # baseline: one chunk at the rated rate, through the same transport
     started_download(camera).abort(1.0)
-    camera.send(Command.START)
-    while camera.read_status().state != CameraState.FRAME_READY:
+    camera.io(CameraLink.start_exposure)
+    while camera.io(CameraLink.ddr_bytes) < BULK_CHUNK:
         time.sleep(0.001)
     scratch = np.empty(BULK_CHUNK, dtype=np.uint8)
     camera.read_frame(scratch, BULK_CHUNK, 5000)  # first chunk includes waiting for the stream

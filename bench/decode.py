@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import best_of, capture_raw
+from _common import best_of, capture_raw, full_frame_readout
 
 from indi_qhy_py.decode import decoder
 from indi_qhy_py.decode.frame import DecodeRequest
@@ -21,7 +21,8 @@ from indi_qhy_py.models import QHY600M
 def measure(label: str, bits: int, binning: int) -> tuple[float, float]:
     """Median decode time into a preallocated output, and a numpy copy of the same pixel bytes."""
     raw, received = capture_raw(QHY600M, bits)
-    request = DecodeRequest.for_model(QHY600M, bits=bits, binning=binning, expected_sequence=0)
+    request = DecodeRequest.for_model(QHY600M, full_frame_readout(QHY600M), bits=bits, binning=binning,
+                                      expected_sequence=0)
     out = decoder.allocate_output(request)
     frame = decoder.decode(raw, received, request, out)
     assert frame.meta.good, frame.meta.damage

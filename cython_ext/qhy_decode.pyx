@@ -3,7 +3,7 @@
 """The decoder's pixel pass, in one read of the frame's bytes.
 
 For each row: one loop converts the wire's samples (16-bit MSB-first, or 8-bit) to native integers in a row buffer
-that stays in L1 cache, summing them for the checksum and OR-ing them to spot all-zero rows; then, from that row
+that stays in L1 cache, OR-ing them to spot all-zero rows; then, from that row
 buffer, the cut (or binning) into the caller's output array, the optical-black and overscan statistics and the
 saturated-pixel count. The frame is read once and the output written once; nothing is allocated in proportion to
 the frame (a row buffer, a bin accumulator row and a fixed histogram for the optical-black median).
@@ -34,38 +34,23 @@ cdef inline void _clip(Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t limit, Py_ssize_
         b[0] = a[0]
 
 
-cdef struct Sums:
-    uint32_t plain  # sum of samples, mod 2**32
-    uint32_t weighted  # sum of (wire index + 1) * sample, mod 2**32 (protocol.checksum_block)
-    uint32_t ored
-
-
-cdef inline void _add(Sums* s, uint32_t first_index, uint32_t plain, uint32_t weighted) noexcept nogil:
-    """Fold a segment's sums (weights counted from 1 within the segment) into the frame's."""
-    s.plain += plain
-    s.weighted += weighted + first_index * plain
-
-
 cdef extern from "decode_simd.h" nogil:
-    void qhy_decode16(const uint16_t* src, uint16_t* dst, size_t n, uint16_t level, uint32_t* plain,
-                      uint32_t* weighted, uint16_t* ored, uint32_t* count)
+    void qhy_decode16(const uint16_t* src, uint16_t* dst, size_t n, uint16_t level, uint16_t* ored, uint32_t* count)
 
 
-cdef inline void _decode16_count(const uint16_t* src, uint16_t* dst, Py_ssize_t n, Sums* s,
-                                uint32_t first_index, uint16_t level, int64_t* at_least) noexcept nogil:
-    """MSB-first samples to native into ``dst``, summed into ``s``; those >= ``level`` counted."""
-    cdef uint32_t plain, weighted, count
+cdef inline uint16_t _decode16_count(const uint16_t* src, uint16_t* dst, Py_ssize_t n, uint16_t level,
+                                     int64_t* at_least) noexcept nogil:
+    """MSB-first samples to native into ``dst``; those >= ``level`` counted; returns the OR of them."""
+    cdef uint32_t count
     cdef uint16_t ored
-    qhy_decode16(src, dst, n, level, &plain, &weighted, &ored, &count)
-    s.ored |= ored
+    qhy_decode16(src, dst, n, level, &ored, &count)
     at_least[0] += count
-    _add(s, first_index, plain, weighted)
+    return ored
 
 
-cdef inline void _decode16(const uint16_t* src, uint16_t* dst, Py_ssize_t n, Sums* s,
-                           uint32_t first_index) noexcept nogil:
+cdef inline uint16_t _decode16(const uint16_t* src, uint16_t* dst, Py_ssize_t n) noexcept nogil:
     cdef int64_t ignored = 0
-    _decode16_count(src, dst, n, s, first_index, 0xFFFF, &ignored)
+    return _decode16_count(src, dst, n, 0xFFFF, &ignored)
 
 
 cdef inline uint16_t _px(const uint16_t* row, const uint16_t* cut, Py_ssize_t cx0, Py_ssize_t cx1,
@@ -76,20 +61,14 @@ cdef inline uint16_t _px(const uint16_t* row, const uint16_t* cut, Py_ssize_t cx
     return row[c]
 
 
-cdef inline void _decode8(const uint8_t* src, uint16_t* dst, Py_ssize_t n, Sums* s,
-                         uint32_t first_index) noexcept nogil:
-    cdef uint32_t total = 0, weighted = 0
-    cdef uint16_t acc_or = 0, y, w = 0
+cdef inline uint16_t _decode8(const uint8_t* src, uint16_t* dst, Py_ssize_t n) noexcept nogil:
+    cdef uint16_t acc_or = 0, y
     cdef Py_ssize_t i
     for i in range(n):
-        w += 1
         y = src[i]
         dst[i] = y
-        total += y
-        weighted += <uint32_t>w * <uint32_t>y
         acc_or |= y
-    s.ored |= acc_or
-    _add(s, first_index, total, weighted)
+    return acc_or
 
 
 cdef inline uint32_t _count_at_least(const uint16_t* p, Py_ssize_t n, uint16_t level) noexcept nogil:
@@ -143,10 +122,8 @@ def pixel_pass(const uint8_t[::1] raw, request, Py_ssize_t rows, out_t[:, ::1] o
     cdef uint64_t[::1] acc = acc_np
     cdef uint32_t[::1] hist = hist_np
 
-    cdef Sums sums
-    sums.plain = 0
-    sums.weighted = 0
-    cdef uint32_t v, base
+    cdef uint16_t ored
+    cdef uint32_t v
     cdef Py_ssize_t zero_rows = 0, first_zero = -1, last_zero = -1
     cdef int64_t ob_n = 0, ob_sum = 0, ob_sumsq = 0, os_n = 0, os_sum = 0, os_sumsq = 0, seg_sum
     cdef int64_t saturated = 0
@@ -159,21 +136,19 @@ def pixel_pass(const uint8_t[::1] raw, request, Py_ssize_t rows, out_t[:, ::1] o
     with nogil:
         for r in range(rows):
             p = &raw[r * width * bpp]
-            sums.ored = 0
-            base = <uint32_t>(r * width)
             cut = NULL
             if direct and cy0 <= r < crop_rows_end:
                 # the cut goes straight into the output; only the columns around it pass through ``row``
                 cut = <uint16_t*>&out[r - cy0, 0]
                 src16 = <const uint16_t*>p
-                _decode16(src16, &row[0], cx0, &sums, base)
-                _decode16_count(src16 + cx0, cut, cx1 - cx0, &sums, base + <uint32_t>cx0, sat_level, &saturated)
-                _decode16(src16 + cx1, &row[cx1], width - cx1, &sums, base + <uint32_t>cx1)
+                ored = _decode16(src16, &row[0], cx0)
+                ored |= _decode16_count(src16 + cx0, cut, cx1 - cx0, sat_level, &saturated)
+                ored |= _decode16(src16 + cx1, &row[cx1], width - cx1)
             elif bits == 16:
-                _decode16(<const uint16_t*>p, &row[0], width, &sums, base)
+                ored = _decode16(<const uint16_t*>p, &row[0], width)
             else:
-                _decode8(p, &row[0], width, &sums, base)
-            if sums.ored == 0:
+                ored = _decode8(p, &row[0], width)
+            if ored == 0:
                 zero_rows += 1
                 if first_zero < 0:
                     first_zero = r
@@ -227,5 +202,4 @@ def pixel_pass(const uint8_t[::1] raw, request, Py_ssize_t rows, out_t[:, ::1] o
             median = _hist_rank(hist, ob_n // 2)
         else:
             median = (_hist_rank(hist, ob_n // 2 - 1) + _hist_rank(hist, ob_n // 2)) / 2.0
-    return ((<uint64_t>sums.weighted << 32) | sums.plain, zero_rows, first_zero, last_zero, ob_n, ob_sum, ob_sumsq, median,
-            os_n, os_sum, os_sumsq, saturated)
+    return (zero_rows, first_zero, last_zero, ob_n, ob_sum, ob_sumsq, median, os_n, os_sum, os_sumsq, saturated)

@@ -5,7 +5,7 @@ One subpackage per layer; a layer imports only the layers below it (and the base
     base        errors, models (the camera table), protocol (request codes, byte layouts, frame format)
     emulator/   an emulated camera that plugs in under pyusb as a backend: the hardware, for tests and users
                 without a camera
-    usb/        pyusb transport, the camera link (transport + protocol: commands, status, frames), firmware
+    usb/        pyusb transport, the camera link (transport + protocol: each request QHY's SDK makes), firmware
                 loading, discovery
     decode/     raw frame bytes -> pixels + optical-black/overscan metadata + integrity verdict (Cython kernel)
     camera/     one camera: settings, exposures, cooling, reconnects; no INDI knowledge
@@ -14,7 +14,7 @@ One subpackage per layer; a layer imports only the layers below it (and the base
     cli/        command-line tools: capture, snapshot, install, firmware loader
 
 ``capture`` and ``install`` at the top are only the short names of ``python3 -m indi_qhy_py.capture`` and
-``python3 -m indi_qhy_py.install``. To check the rule: ``python3 -m pytest tests/test_layers.py`` reads every
+``python3 -m indi_qhy_py.install``. To check the rule: ``python3 -m pytest tests/base/test_layers.py`` reads every
 import in the package and fails on one that runs upward.
 """
 

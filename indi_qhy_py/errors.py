@@ -39,7 +39,7 @@ class PermissionDeniedError(UsbError):
 
 
 class ProtocolError(QhyError):
-    """The camera answered with bytes that do not fit the protocol (bad status block, bad command)."""
+    """Bytes that do not fit the protocol (a block too long for its command, a frame of no bit depth it has)."""
 
 
 class FirmwareError(QhyError):

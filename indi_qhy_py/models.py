@@ -93,7 +93,7 @@ class Variant:
 
     name: str
     ddr_mb: int
-    frame_header: bool  # the Pro's 44-byte GPS/sequence header in front of the pixels
+    gps: bool = False  # the Pro's GPS box (its time stamps in the frame: not observed yet)
     colour_available: bool = True
 
 
@@ -143,7 +143,6 @@ class CameraModel:
     dark_doubling_c: float  # FITTED from the two published dark-current points
     frame_rates: tuple[FrameRatePoint, ...]
     read_modes: tuple[ReadMode, ...]
-    gain_max: int = 100
     offset_max: int = 255
     usb_traffic_max: int = 60
     bayer_pattern: str | None = None
@@ -201,7 +200,7 @@ _MODE1_POINTS = (
     GainPoint(64, 0.28, 1.69),
     GainPoint(100, 0.13, 1.10),
 )
-# FITTED: mode 3 from the bench test (gain 0 and 40); ASSUMED: the same slope continues to gain 60.
+# FITTED: mode 3 from the bench test (gain 0 and 40); ASSUMED: the same slope continues to gain 60 and on.
 _MODE3_POINTS = (
     GainPoint(0, 1.28, 5.82),
     GainPoint(40, 0.82, 5.54),
@@ -209,34 +208,49 @@ _MODE3_POINTS = (
 )
 # Published note: mode 2 has mode 3's full well and system gain, with 1.3x the read noise.
 _MODE2_POINTS = tuple(GainPoint(p.gain, p.e_per_adu, round(p.read_noise_e * 1.3, 3)) for p in _MODE3_POINTS)
+
+
+def _mode1_at(gain: int) -> GainPoint:
+    """Mode 1's curve at ``gain`` (above 64: the ASSUMED extrapolation to 1.1 e- at 100)."""
+    mode = ReadMode(1, "", 0, _MODE1_POINTS, 0.0, "")
+    return GainPoint(gain, round(mode.e_per_adu(gain), 4), round(mode.read_noise_e(gain), 3))
+
+
 # Published note: mode 0's noise drops between gain 25 and 26; at 26 full well 27 ke- (27000/65535 = 0.412
-# e-/ADU) and read noise 2.7 e-. ASSUMED: below 26 it follows mode 1's LGC curve, above 26 mode 1's HGC slope.
+# e-/ADU) and read noise 2.7 e-. OBSERVED (QHY's SDK): below 26 mode 0 sends Extended Full Well's gain registers
+# (low conversion gain, analog 2400 + 40 g: mode 2 at gain 2.5 g), so the emulator gives it mode 2's response
+# there; at 45 and 65 it sends exactly what mode 1 sends at 91 and 100, so its curve passes through mode 1's
+# values there (ASSUMED between those points, as mode 1 is above 64).
 _MODE0_POINTS = (
-    GainPoint(0, 0.77, 3.56),
-    GainPoint(25, 0.556, 3.57),
     GainPoint(26, 0.412, 2.70),
-    GainPoint(100, 0.14, 1.20),
+    GainPoint(45, _mode1_at(91).e_per_adu, _mode1_at(91).read_noise_e),
+    GainPoint(65, _mode1_at(100).e_per_adu, _mode1_at(100).read_noise_e),
 )
+#: The gain settings QHY's SDK offers, the same in every read mode (OBSERVED: GetQHYCCDParamMinMaxStep; the
+#: registers of each are in data/sdk_gain.json).
+GAIN_MAX = {"QHY600": 200, "QHY268": 339}
 
 
-def _read_modes(ext_well_e: float) -> tuple[ReadMode, ...]:
+def _read_modes(ext_well_e: float, gain_max: int) -> tuple[ReadMode, ...]:
     return (
-        ReadMode(0, "Photographic", 100, _MODE0_POINTS, 51000.0,
-                 "gain 26 point published; rest ASSUMED from mode 1"),
-        ReadMode(1, "High Gain", 100, _MODE1_POINTS, 51000.0,
+        ReadMode(0, "Photographic", gain_max, _MODE0_POINTS, 51000.0,
+                 "gain 26 point published; below 26 mode 2's response (same registers); above, ASSUMED"),
+        ReadMode(1, "High Gain", gain_max, _MODE1_POINTS, 51000.0,
                  "FITTED to the QHY268M bench test, gains 0-64"),
-        ReadMode(2, "Extended Full Well", 60, _MODE2_POINTS, ext_well_e,
-                 "mode 3 curve with 1.3x read noise (published relation); gain limit 60 ASSUMED"),
-        ReadMode(3, "Extended Full Well 2CMS", 60, _MODE3_POINTS, ext_well_e,
-                 "FITTED to the QHY268M bench test, gains 0 and 40; gain limit 60 ASSUMED"),
+        ReadMode(2, "Extended Full Well", gain_max, _MODE2_POINTS, ext_well_e,
+                 "mode 3 curve with 1.3x read noise (published relation)"),
+        ReadMode(3, "Extended Full Well 2CMS", gain_max, _MODE3_POINTS, ext_well_e,
+                 "FITTED to the QHY268M bench test, gains 0 and 40"),
     )
 
 
 # ASSUMED: both families share the bench-tested QHY268M curves (same 3.76 um pixel generation); the QHY600's
 # published read noise range 1.0-3.7 e- is consistent with them. Extended-mode pixel wells are set above the
-# ADC limit at gain 0 because the bench figure (83,886 e- = 1.28 x 65535) is ADC-limited.
-_MODES_268 = _read_modes(ext_well_e=86000.0)
-_MODES_600 = _read_modes(ext_well_e=86000.0)
+# ADC limit at gain 0 because the bench figure (83,886 e- = 1.28 x 65535) is ADC-limited. Above the gain where
+# the analog register reaches its maximum (65 in mode 0, 100 in the others) the SDK raises the digital gain,
+# which the emulator applies as a multiplier (emulator/response.py): the curves are not used beyond it.
+_MODES_268 = _read_modes(ext_well_e=86000.0, gain_max=GAIN_MAX["QHY268"])
+_MODES_600 = _read_modes(ext_well_e=86000.0, gain_max=GAIN_MAX["QHY600"])
 
 _RATES_268 = (
     FrameRatePoint(4210, 6.0, 6.8),
@@ -251,10 +265,10 @@ _RATES_600 = tuple(
     for rows, fps in ((6422, 2.5), (3194, 7.2), (1080, 22.5), (768, 28.0), (480, 47.0), (100, 160.0))
 )
 
-_STANDARD_268 = Variant("standard", 1024, frame_header=False)
-_PH_600 = Variant("PH", 2048, frame_header=False)
-_LITE_600 = Variant("L", 1024, frame_header=False, colour_available=False)
-_PRO_600 = Variant("Pro", 2048, frame_header=True)
+_STANDARD_268 = Variant("standard", 1024)
+_PH_600 = Variant("PH", 2048)
+_LITE_600 = Variant("L", 1024, colour_available=False)
+_PRO_600 = Variant("Pro", 2048, gps=True)
 
 
 def _qhy268(colour: bool) -> CameraModel:
@@ -368,12 +382,6 @@ def family_for_pid(pid: int) -> Family | None:
     return EXTRA_RUNTIME_PIDS.get(pid)
 
 
-def resolve_model(family: Family, colour: bool, variant_name: str) -> CameraModel:
-    """The table entry for what a running camera reports of itself."""
-    for model in ALL_MODELS:
-        if model.family is family and model.colour == colour and model.variant.name == variant_name:
-            return model
-    for model in ALL_MODELS:  # unknown variant: fall back to the family's main version
-        if model.family is family and model.colour == colour and model in MAIN_MODELS:
-            return model
-    raise KeyError(f"no {family.value} {'colour' if colour else 'mono'} model in the table")
+def main_model(family: Family, colour: bool) -> CameraModel:
+    """The family's main version (PH / standard), mono or colour."""
+    return next(m for m in MAIN_MODELS if m.family is family and m.colour == colour)

@@ -2,8 +2,9 @@
 
 Contract of the Rig (``make_rig(*models)``): emulated cameras of those models on one emulator backend and one
 emulated clock, reached through the real ``CameraLink`` (pyusb transport + protocol) exactly as hardware would
-be. ``rig.open(i)`` opens camera ``i``; ``send``/``status`` speak the protocol; ``expose`` takes one raw frame,
-``capture`` decodes it. Nothing inside the package is bypassed: only USB itself is emulated.
+be. ``rig.open(i)`` opens camera ``i``; ``configure`` sends settings as QHY's SDK does; ``expose`` takes one raw
+frame the SDK's way (rows, bits, A3, the start requests, the DDR count polled, the frame read, the buffer
+released); ``capture`` decodes it. Nothing inside the package is bypassed: only USB itself is emulated.
 
 Options: ``--hardware`` adds the first attached real camera to the camera contract suite. Tests that need the
 emulator (to look inside the camera or inject faults) carry the ``emulated`` marker.
@@ -22,7 +23,6 @@ from indi_qhy_py.decode import decoder
 from indi_qhy_py.decode.frame import DecodedFrame, DecodeRequest
 from indi_qhy_py.emulator import EmulatedCamera, EmulatedClock, EmulatorBackend
 from indi_qhy_py.models import CameraModel
-from indi_qhy_py.protocol import Command
 from indi_qhy_py.usb.link import CameraLink
 from indi_qhy_py.usb.transport import Transport
 
@@ -58,40 +58,58 @@ def make_rig(*models: CameraModel, speed: float = 1.0, rate_limit: bool = False,
     return Rig(clock, cameras, EmulatorBackend(cameras))
 
 
-def _link(link: CameraLink | Transport) -> CameraLink:
-    """Transport tests hold the bare transport; the protocol still goes through the one camera link."""
-    return link if isinstance(link, CameraLink) else CameraLink(link)
+def configure(link: CameraLink, model: CameraModel, *, read_mode: int = 0, gain: int = 0, offset: int = 30,
+              usb_traffic: int = 30, single: bool = True) -> None:
+    """What InitQHYCCD sends (A0, A4, A8, A5, A9), for these settings."""
+    family = model.family.value
+    link.command(protocol.encode_mode(single))
+    link.command(protocol.encode_gain(protocol.gain_registers(family, read_mode, gain), family))
+    link.command(protocol.encode_offset(offset))
+    link.command(protocol.encode_usb_traffic(usb_traffic))
+    link.command(protocol.encode_ddr())
 
 
-def send(link: CameraLink | Transport, command: Command, **fields: int) -> None:
-    _link(link).send(command, **fields)
+@dataclass
+class Exposed:
+    raw: np.ndarray
+    received: int
+    readout: protocol.Readout
+    y: int
+    height: int
 
 
-def status(link: CameraLink | Transport) -> protocol.Status:
-    return _link(link).status()
-
-
-def expose(transport: CameraLink, model: CameraModel, exposure_s: float = 0.001, bits: int = 16, roi_y: int = 0,
-           rows: int | None = None, timeout_ms: int = 5000) -> tuple[np.ndarray, int]:
-    """Take one frame; return the raw buffer and how many bytes arrived."""
-    rows = model.readout_height - roi_y if rows is None else rows
-    send(transport, Command.TRANSFER, bits=bits, ddr=1)
-    send(transport, Command.ROI, width=model.readout_width, x=0, height=rows, y=roi_y)
-    send(transport, Command.EXPOSURE, microseconds=round(exposure_s * 1e6))
-    send(transport, Command.START)
-    deadline = time.monotonic() + 30
-    while status(transport).state != protocol.CameraState.FRAME_READY:
-        assert time.monotonic() < deadline, "frame never became ready"
+def expose(link: CameraLink, model: CameraModel, exposure_s: float = 0.001, bits: int = 16, y: int = 0,
+           height: int | None = None, timeout_ms: int = 5000) -> Exposed:
+    """Take one frame of image rows ``y .. y + height`` as the SDK does; return what arrived."""
+    family, full = model.family.value, model.readout_height
+    height = full - y if height is None else height
+    rows, first = protocol.rows_for(family, y, height, full)
+    readout = protocol.readout_for(family, rows, first, full)
+    link.command(protocol.encode_bits(bits))
+    link.command(protocol.encode_rows(rows, first))
+    link.command(protocol.encode_exposure(max(1, round(exposure_s * 1e6))))
+    link.start_exposure()
+    total = protocol.single_frame_length(model.readout_width, readout.streamed_rows, bits)
+    deadline, last, stable = time.monotonic() + 30, -1, 0
+    while (waiting := link.ddr_bytes()) < total:
+        stable = stable + 1 if waiting == last and waiting > 0 else 0
+        if stable >= 5:
+            break
+        assert time.monotonic() < deadline, "the frame never arrived"
+        last = waiting
         time.sleep(0.002)
-    layout = protocol.frame_layout(model.readout_width, rows, bits, model.variant.frame_header)
-    raw = np.zeros(layout.total_len, dtype=np.uint8)
-    received = transport.read_frame(raw, layout.total_len, timeout_ms)
-    return raw, received
+    raw = np.zeros(total, dtype=np.uint8)
+    received = link.read_frame(raw, min(waiting, total), timeout_ms)
+    link.frame_read_done()
+    return Exposed(raw, received, readout, y, height)
 
 
-def capture(transport: CameraLink, model: CameraModel, exposure_s: float = 0.001, bits: int = 16, roi_y: int = 0,
-            rows: int | None = None, full: bool = False, **decode_args: object) -> DecodedFrame:
-    raw, received = expose(transport, model, exposure_s, bits, roi_y, rows)
-    request = DecodeRequest.for_model(model, bits=bits, roi_y=roi_y, rows=rows, full=full,
-                                      **decode_args)  # type: ignore[arg-type]
-    return decoder.decode(raw, received, request)
+def request_for(model: CameraModel, exposed: Exposed, bits: int = 16, **decode_args: object) -> DecodeRequest:
+    return DecodeRequest.for_model(model, exposed.readout, y=exposed.y, height=exposed.height, bits=bits,
+                                   **decode_args)  # type: ignore[arg-type]
+
+
+def capture(link: CameraLink, model: CameraModel, exposure_s: float = 0.001, bits: int = 16, y: int = 0,
+            height: int | None = None, **decode_args: object) -> DecodedFrame:
+    exposed = expose(link, model, exposure_s, bits, y, height)
+    return decoder.decode(exposed.raw, exposed.received, request_for(model, exposed, bits, **decode_args))

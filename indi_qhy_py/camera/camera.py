@@ -1,9 +1,11 @@
 """One QHY268/QHY600 camera: connection, settings re-applied after every re-initialisation, housekeeping.
 
-What it guarantees where the C++ driver does not: every setting is re-applied and read back after every
-re-initialisation (read-mode or bit-depth change, reconnect); a camera that vanishes (12 V power cycle) is found
-again by its serial and restored by itself; all I/O goes through one ``CameraLink`` under one lock, so the
-exposure thread and the housekeeping thread never interleave their transfers.
+It speaks to the camera as QHY's own SDK does (``protocol``, OBSERVED): the same initialisation, the same blocks
+for every setting, the same exposure and readout sequence, the FPGA watchdog fed at the SDK's period. What it
+guarantees where the C++ driver does not: every setting is sent again after every re-initialisation (the A0 that
+starts it returns the camera to its defaults) and after a reconnect; a camera that vanishes (12 V power cycle) is
+found again by its serial and restored by itself; all control transfers go through one ``CameraLink`` under one
+lock, so the exposure thread and the housekeeping thread never interleave them.
 """
 
 from __future__ import annotations
@@ -20,14 +22,16 @@ import numpy as np
 
 from .. import protocol
 from ..decode.frame import DecodeRequest
-from ..errors import CameraBusyError, DeviceGoneError, ProtocolError, QhyError, UsbError
-from ..protocol import Command
+from ..errors import CameraBusyError, DeviceGoneError, QhyError, UsbError
+from ..models import Family
 from ..usb.discovery import CameraInfo, boot_loaders, find_device
 from ..usb.link import CameraLink
 from . import settings as geometry
 from .cooling import Cooler, CoolerMode, CoolingRamp, CoolingReading
 from .exposure import Exposure
+from .housekeeping import Housekeeping
 from .settings import CameraSettings, Stats
+from .telemetry import Telemetry
 
 EventSink = Callable[[str, str], None]  # (level "INFO" | "WARNING" | "ERROR", text)
 
@@ -48,14 +52,19 @@ class Camera:
         self.logger = logging.getLogger("indi_qhy_py.cameras").getChild(info.id)  # debug records, timings
         self.stats = Stats()
         self.cooler = Cooler(self, clock, self.event)
+        self.housekeeping = Housekeeping(self)
+        self.firmware_date: str | None = None
+        self.fpga_version = b""
         self._settings = CameraSettings()
-        self._status: protocol.Status | None = None
+        self._exposure_us = protocol.INIT_EXPOSURE_US  # the A3 value the camera holds
+        self.next_sequence: int | None = None  # the frame number the next frame must carry, when known
+        self.attachments = 0  # times the camera was opened: a change means it vanished and came back
+        self._telemetry: Telemetry | None = None
+        self._humidity_sensor = False
         self._link: CameraLink | None = None
         self._io = threading.RLock()
         self._state = "disconnected"
         self._exposure: Exposure | None = None
-        self._stop = threading.Event()
-        self._monitor: threading.Thread | None = None
         self._raw = np.empty(0, dtype=np.uint8)
 
     # --- identity and state ----------------------------------------------------------------------------------
@@ -73,8 +82,8 @@ class Camera:
         return dataclasses.replace(self._settings)
 
     @property
-    def last_status(self) -> protocol.Status | None:
-        return self._status
+    def telemetry(self) -> Telemetry | None:
+        return self._telemetry
 
     def event(self, level: str, text: str) -> None:
         """Something the user should see: to the driver's clients, and to the log."""
@@ -89,9 +98,7 @@ class Camera:
         if not self._attach():
             raise DeviceGoneError(f"{self.id} is not attached")
         self._state = "connected"
-        self._stop.clear()
-        self._monitor = threading.Thread(target=self._monitor_loop, name=f"{self.id}-monitor", daemon=True)
-        self._monitor.start()
+        self.housekeeping.start()
 
     def disconnect(self, warm_up: bool = False, warm_up_timeout_s: float = 1800.0) -> None:
         """Close the camera; with ``warm_up`` first let the sensor warm gradually and switch the TEC off."""
@@ -101,9 +108,7 @@ class Camera:
             self._exposure.abort()
         if warm_up and self._state == "connected" and self.cooler.mode is not CoolerMode.OFF:
             self.warm_up(warm_up_timeout_s)
-        self._stop.set()
-        if self._monitor is not None:
-            self._monitor.join(timeout=5)
+        self.housekeeping.stop()
         self._close_link()
         self._state = "disconnected"
 
@@ -128,42 +133,49 @@ class Camera:
         with self._io:
             self._link = link
             try:
+                self.firmware_date, self.fpga_version = link.firmware_date(), link.fpga_version()
                 self._initialise()
             except QhyError:
                 self._close_link()
                 raise
+        self.attachments += 1
         return True
 
     def _initialise(self) -> None:
-        """Send every setting in an order that survives re-initialisation, then read back what can be read."""
+        """Everything InitQHYCCD sends, in its order, then the bit depth, the rows and the cooler: after the A0
+        the camera is at its defaults, so every setting goes again."""
         s = self._settings
         started = time.monotonic()
-        self.send(Command.READ_MODE, mode=s.read_mode)  # re-initialises the sensor: first
-        self.send(Command.TRANSFER, bits=s.bits, ddr=int(s.ddr))
-        self.send(Command.INIT, single=1, bin_x=1, bin_y=1)
-        self.send(Command.GAIN, gain=s.gain)
-        self.send(Command.OFFSET, offset=s.offset)
-        self.send(Command.USB_TRAFFIC, traffic=s.usb_traffic)
-        y, rows = geometry.readout_rows(self.model, s)
-        self.send(Command.ROI, width=self.model.readout_width, x=0, height=rows, y=y)
-        self.send(Command.HEATER, pwm=protocol.pwm_from_percent(s.heater_percent))
-        self.send(Command.RESET_FRAME_COUNTER)
+        link = self._require()
+        self.next_sequence = None
+        pressure = link.pressure_block()  # the chamber sensors, read first as InitQHYCCD does
+        self._humidity_sensor = link.has_humidity_sensor()
+        self.logger.debug("0xD5/0x07 (pressure sensor, meaning unknown): %s", pressure[:8].hex(" "))
+        link.command(protocol.encode_mode(single=True))
+        if self.model.family is Family.QHY600:
+            link.fpga_write(protocol.FPGA_INIT_A, protocol.FPGA_INIT_A_VALUE)
+        link.command(protocol.encode_exposure(protocol.INIT_EXPOSURE_US))  # as InitQHYCCD; each exposure sends its own
+        self._exposure_us = protocol.INIT_EXPOSURE_US
+        link.command(protocol.encode_gain(protocol.gain_registers(self.model.family.value, s.read_mode, s.gain),
+                                          self.model.family.value))
+        link.command(protocol.encode_offset(s.offset))
+        link.command(protocol.encode_usb_traffic(s.usb_traffic))
+        link.command(protocol.encode_ddr())
+        link.fpga_write(protocol.FPGA_INIT_B, protocol.FPGA_INIT_B_VALUE)
+        link.command(protocol.encode_bits(s.bits))
+        link.command(protocol.encode_rows(*geometry.rows_request(self.model, s)))
         self.cooler.step(force=True)
-        status = self.read_status()
-        wrong = [name for name, got, want in (("read mode", status.read_mode, s.read_mode), ("bit depth", status.bits,
-                 s.bits), ("DDR", status.ddr_on, s.ddr), ("ROI height", status.image_height, rows))
-                 if got != want]
-        if wrong:
-            raise ProtocolError(f"camera did not take the settings: {', '.join(wrong)} differ after re-applying")
+        self.read_telemetry()
         self.logger.debug("settings re-applied in %.0f ms: %s", (time.monotonic() - started) * 1e3, s)
 
-    # --- I/O, for this camera's exposures and cooler: one link, one lock, vanishing noticed --------------------
+    # --- I/O, for this camera's exposures and housekeeping: one link, one lock, vanishing noticed ---------------
     def _require(self) -> CameraLink:
         if self._link is None:
             raise DeviceGoneError(f"{self.id} is not connected")
         return self._link
 
-    def _io_call(self, call: Callable[[CameraLink], Any]) -> Any:
+    def io(self, call: Callable[[CameraLink], Any]) -> Any:
+        """``call(link)`` under the I/O lock; a USB error is counted (and a vanished camera noticed) first."""
         with self._io:
             try:
                 return call(self._require())
@@ -171,19 +183,43 @@ class Camera:
                 self.note_usb_error(err)
                 raise
 
-    def send(self, command: Command, **fields: int) -> None:
-        self._io_call(lambda link: link.send(command, **fields))
+    def set_exposure_time(self, microseconds: int) -> None:
+        """A3, when it changes (as the SDK sends it on SetQHYCCDParam)."""
+        if microseconds != self._exposure_us:
+            self.io(lambda link: link.command(protocol.encode_exposure(microseconds)))
+            self._exposure_us = microseconds
 
-    def read_status(self) -> protocol.Status:
-        self._status = self._io_call(CameraLink.status)
-        return self._status
+    def read_telemetry(self, sensor_status: bool = False) -> Telemetry:
+        """Temperature and TEC power (and humidity, where there is a sensor; the sensor status on request)."""
+        def read(link: CameraLink) -> Telemetry:
+            celsius, pwm = link.temperature()
+            humidity = link.humidity() if self._humidity_sensor else None
+            old = self._telemetry
+            status = link.sensor_status() if sensor_status else (old.sensor_status if old else None)
+            return Telemetry(celsius, pwm, humidity, status)
+
+        self._telemetry = self.io(read)
+        return self._telemetry
+
+    def poll(self, sensor_status: bool = False) -> Telemetry:
+        """One housekeeping read: the telemetry, then one cooler ramp step on it, under one lock."""
+        with self._io:
+            telemetry = self.read_telemetry(sensor_status)
+            self.cooler.step()
+        return telemetry
+
+    def cooler_target(self, celsius: float) -> None:
+        self.io(lambda link: link.cooler_target(celsius))
+
+    def cooler_manual(self, pwm: int) -> None:
+        self.io(lambda link: link.cooler_manual(pwm))
 
     def drain(self) -> int:
-        return int(self._io_call(CameraLink.drain))
+        return int(self.io(CameraLink.drain))
 
     def read_frame(self, buffer: np.ndarray, nbytes: int, timeout_ms: int, cancel: threading.Event | None = None,
                    progress: Callable[[int], None] | None = None) -> int:
-        """Read one frame; not under the I/O lock, so status reads and abort go on while it downloads."""
+        """Read one frame; not under the I/O lock, so housekeeping and abort go on while it downloads."""
         return self._require().read_frame(buffer, nbytes, timeout_ms, cancel=cancel, progress=progress)
 
     def note_usb_error(self, err: UsbError) -> None:
@@ -212,11 +248,30 @@ class Camera:
         if self._state == "connected":
             try:
                 with self._io:
-                    self._initialise()
+                    self._send_changes(old, new)
             except QhyError:
                 self._settings = old
                 raise
         return self.settings
+
+    def _send_changes(self, old: CameraSettings, new: CameraSettings) -> None:
+        """What QHY's SDK sends for the same change: a read-mode change is a re-initialisation (SetQHYCCDReadMode,
+        then InitQHYCCD); any other setting is its own block."""
+        if new.read_mode != old.read_mode:
+            self._initialise()
+            return
+        link, family = self._require(), self.model.family.value
+        if new.gain != old.gain:
+            link.command(protocol.encode_gain(protocol.gain_registers(family, new.read_mode, new.gain), family))
+        if new.offset != old.offset:
+            link.command(protocol.encode_offset(new.offset))
+        if new.usb_traffic != old.usb_traffic:
+            link.command(protocol.encode_usb_traffic(new.usb_traffic))
+        if new.bits != old.bits:
+            link.command(protocol.encode_bits(new.bits))
+        if geometry.rows_request(self.model, new) != geometry.rows_request(self.model, old):
+            link.command(protocol.encode_rows(*geometry.rows_request(self.model, new)))
+        self.next_sequence = None
 
     def image_size(self, settings: CameraSettings | None = None) -> tuple[int, int]:
         """Unbinned width and height of the whole delivered image (effective area, or full readout)."""
@@ -262,21 +317,8 @@ class Camera:
     def cooling(self) -> CoolingReading:
         return self.cooler.reading()
 
-    # --- housekeeping -------------------------------------------------------------------------------------------
-    def _monitor_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                if self._state == "connected":
-                    with self._io:
-                        self.read_status()
-                        self.cooler.step()
-                elif self._state == "reconnecting":
-                    self._try_reconnect()
-            except QhyError:
-                pass  # recorded by note_usb_error; the next tick retries or reconnects
-            self._stop.wait(self.poll_s if self._state == "connected" else min(self.poll_s, 0.2))
-
-    def _try_reconnect(self) -> None:
+    # --- reconnection (called by housekeeping) ------------------------------------------------------------------
+    def try_reconnect(self) -> None:
         self._close_link()
         if not self._attach():
             self.logger.debug("reconnect: %s not on the bus yet", self.id)

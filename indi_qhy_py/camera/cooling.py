@@ -14,7 +14,7 @@ from typing import Protocol
 
 from .. import protocol
 from ..models import SETPOINT_MAX_C, SETPOINT_MIN_C
-from ..protocol import Command
+from .telemetry import Telemetry
 
 
 class CoolerMode(Enum):
@@ -58,20 +58,22 @@ WARM_UP_TARGET_C = 30.0  # above any ambient: ramping towards it lets the TEC po
 
 
 class CoolerLink(Protocol):
-    """What the cooler needs of its camera."""
+    """What the cooler needs of its camera: the TEC requests, and the last telemetry read."""
 
-    def send(self, command: Command, **fields: int) -> None: ...
+    def cooler_target(self, celsius: float) -> None: ...
+
+    def cooler_manual(self, pwm: int) -> None: ...
 
     @property
-    def last_status(self) -> protocol.Status | None: ...
+    def telemetry(self) -> Telemetry | None: ...
 
 
 class Cooler:
     """The TEC as the driver runs it: a set point or a manual power, each approached at the ramp's rate.
 
     Requests only change the target; ``step`` (called by the camera's housekeeping, and with ``force`` after a
-    re-initialisation) moves one ramp step and sends it. Warming up raises the set point until the TEC is idle,
-    then switches it off.
+    re-initialisation) moves one ramp step and sends it when it changed (as QHY's SDK does), or always with
+    ``force``. Warming up raises the set point until the TEC is idle, then switches it off.
     """
 
     def __init__(self, link: CoolerLink, clock: Callable[[], float], on_event: Callable[[str, str], None]) -> None:
@@ -86,9 +88,10 @@ class Cooler:
         self.commanded_pct = 0.0  # ramped power last sent
         self.warming = False
         self._last_step: float | None = None
+        self._sent: tuple[str, float] | None = None  # what the TEC was last told
 
-    def _status(self) -> protocol.Status | None:
-        return self.link.last_status
+    def _telemetry(self) -> Telemetry | None:
+        return self.link.telemetry
 
     def set_temperature(self, target_c: float) -> None:
         if not SETPOINT_MIN_C <= target_c <= SETPOINT_MAX_C:
@@ -99,8 +102,8 @@ class Cooler:
         if not 0.0 <= percent <= 100.0:
             raise ValueError(f"cooler power {percent} % is out of range 0..100 %")
         if self.mode is not CoolerMode.MANUAL:
-            st = self._status()
-            self.commanded_pct = protocol.percent_from_pwm(st.tec_pwm) if st else 0.0
+            st = self._telemetry()
+            self.commanded_pct = st.power_pct if st else 0.0
         self.mode, self.power_pct, self.warming = CoolerMode.MANUAL, percent, False
 
     def begin_warm_up(self) -> None:
@@ -108,38 +111,47 @@ class Cooler:
 
     def _regulate(self, target_c: float, warming: bool) -> None:
         if self.mode is not CoolerMode.AUTO:
-            st = self._status()
+            st = self._telemetry()
             self.setpoint_c = st.temperature_c if st else None
         self.mode, self.target_c, self.warming = CoolerMode.AUTO, target_c, warming
 
     def reading(self) -> CoolingReading:
-        st = self._status()
+        st = self._telemetry()
         return CoolingReading(
             temperature_c=st.temperature_c if st else float("nan"),
-            setpoint_c=self.setpoint_c if self.setpoint_c is not None else (st.target_c if st else float("nan")),
-            target_c=self.target_c, power_pct=protocol.percent_from_pwm(st.tec_pwm) if st else 0.0, mode=self.mode,
+            setpoint_c=self.setpoint_c if self.setpoint_c is not None else float("nan"),
+            target_c=self.target_c, power_pct=st.power_pct if st else 0.0, mode=self.mode,
             humidity_percent=st.humidity_percent if st else None)
+
+    def _send(self, kind: str, value: float, force: bool) -> None:
+        """Tell the TEC ``kind`` ("auto": a set point, "manual": a PWM) unless it was told exactly that last."""
+        if not force and self._sent == (kind, value):
+            return
+        if kind == "auto":
+            self.link.cooler_target(value)
+        else:
+            self.link.cooler_manual(int(value))
+        self._sent = (kind, value)
 
     def step(self, force: bool = False) -> None:
         """One ramp step: move the set point (or power) towards its target and send it."""
         now = self.clock()
         dt = 0.0 if self._last_step is None else max(0.0, now - self._last_step)
         self._last_step = now
-        send = self.link.send
         if self.mode is CoolerMode.AUTO:
-            st = self._status()
+            st = self._telemetry()
             if self.setpoint_c is None:  # first step: start the ramp from where the sensor is
                 self.setpoint_c = st.temperature_c if st else self.target_c
             # after a re-initialisation (force) re-send the current set point; otherwise take one ramp step
             step = self.setpoint_c if force else self.ramp.next_setpoint(self.setpoint_c, self.target_c, dt)
             self.setpoint_c = step
-            send(Command.TEMPERATURE, auto=1, target_decic=protocol.setpoint_decic(step))
+            self._send("auto", round(step, 1), force)  # the F3 target has 0.1 C steps
             if self.warming and st is not None and st.tec_pwm == 0 and step >= st.temperature_c:  # TEC idle: done
-                send(Command.TEMPERATURE, auto=0, pwm=0)
+                self._send("manual", 0, force)
                 self.mode, self.warming, self.commanded_pct = CoolerMode.OFF, False, 0.0
                 self.on_event("INFO", "warm-up done, cooler off")
         elif self.mode is CoolerMode.MANUAL:
             self.commanded_pct = self.ramp.next_power(self.commanded_pct, self.power_pct, dt)
-            send(Command.TEMPERATURE, auto=0, pwm=protocol.pwm_from_percent(self.commanded_pct))
+            self._send("manual", protocol.pwm_from_percent(self.commanded_pct), force)
         else:
-            send(Command.TEMPERATURE, auto=0, pwm=0)
+            self._send("manual", 0, force)

@@ -12,6 +12,7 @@ from datetime import datetime
 
 import numpy as np
 
+from .. import protocol
 from ..decode.frame import DecodeRequest, FrameMeta
 from ..models import CameraModel, Rect
 
@@ -28,13 +29,11 @@ class CameraSettings:
     offset: int = 30
     read_mode: int = 0
     usb_traffic: int = 30
-    ddr: bool = True
     bits: int = 16
     binning: int = 1
     average_binning: bool = False
     include_overscan: bool = False
     roi: Rect | None = None
-    heater_percent: int = 0
 
 
 @dataclass
@@ -75,7 +74,6 @@ def validate(model: CameraModel, s: CameraSettings) -> None:
     check("offset", s.offset, 0, model.offset_max)
     check("USB traffic", s.usb_traffic, 0, model.usb_traffic_max)
     check("binning", s.binning, 1, max(model.binnings))
-    check("heater", s.heater_percent, 0, 100)
     if s.bits not in model.bit_depths:
         raise ValueError(f"bit depth {s.bits} is not one of {model.bit_depths}")
     if s.roi is not None:
@@ -97,19 +95,31 @@ def _origin(model: CameraModel, s: CameraSettings) -> tuple[int, int]:
     return (0, 0) if s.include_overscan else (model.effective.x, model.effective.y)
 
 
-def readout_rows(model: CameraModel, s: CameraSettings) -> tuple[int, int]:
-    """First sensor row and row count the camera must read for ``s``."""
+def image_rows(model: CameraModel, s: CameraSettings) -> tuple[int, int]:
+    """First image row and row count the camera must deliver for ``s``."""
     _, oy = _origin(model, s)
     width, height = image_size(model, s)
     roi = s.roi or Rect(0, 0, width, height)
     return oy + roi.y, roi.height
 
 
-def decode_request(model: CameraModel, s: CameraSettings, expected_sequence: int | None) -> DecodeRequest:
+def rows_request(model: CameraModel, s: CameraSettings) -> tuple[int, int]:
+    """The A2 (rows to read, first row) QHY's SDK asks for the same image rows and binning."""
+    y, height = image_rows(model, s)
+    return protocol.rows_for(model.family.value, y, height, model.readout_height, s.binning)
+
+
+def readout(model: CameraModel, s: CameraSettings) -> protocol.Readout:
+    """How the camera streams a frame for ``s``."""
+    return protocol.readout_for(model.family.value, *rows_request(model, s), model.readout_height)
+
+
+def decode_request(model: CameraModel, s: CameraSettings, expected_sequence: int | None,
+                   live: bool = False) -> DecodeRequest:
     ox, _ = _origin(model, s)
     width, height = image_size(model, s)
     roi = s.roi or Rect(0, 0, width, height)
-    y, rows = readout_rows(model, s)
-    return DecodeRequest.for_model(model, bits=s.bits, roi_y=y, rows=rows, x=ox + roi.x, width=roi.width,
-                                   full=s.include_overscan, binning=s.binning, average=s.average_binning,
-                                   expected_sequence=expected_sequence)
+    y, rows = image_rows(model, s)
+    return DecodeRequest.for_model(model, readout(model, s), y=y, height=rows, bits=s.bits, x=ox + roi.x,
+                                   width=roi.width, full=s.include_overscan, binning=s.binning,
+                                   average=s.average_binning, expected_sequence=expected_sequence, live=live)

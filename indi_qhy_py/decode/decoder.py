@@ -1,8 +1,10 @@
 """Frame decoder: the bytes read from EP 0x81 for one frame -> pixels, metadata and an integrity verdict.
 
-The integrity logic (where the trailer is, what kind of damage) is here, once; the heavy pass over the pixels is
-the Cython kernel ``_qhy_decode`` (one pass: byte order, cut, binning, statistics, checksum, zero rows) or, when
-that extension is not built, the numpy reference, with a warning.
+The integrity logic is here, once. The observed frame format offers a marker (at the start of a single frame, at
+the end of a live one), the frame number and the length the frame must have — no checksum — so what can be told
+is: the stream out of step (no marker where it belongs), bytes missing, rows of zeros (a DDR overflow), frames
+lost before this one. The heavy pass over the pixels is the Cython kernel ``_qhy_decode`` (one pass: byte order,
+cut, binning, statistics, zero rows) or, when that extension is not built, the numpy reference, with a warning.
 """
 
 from __future__ import annotations
@@ -43,50 +45,32 @@ def allocate_output(request: DecodeRequest) -> np.ndarray:
     return np.empty(request.out_shape, dtype=request.out_dtype)
 
 
-def _classify(raw: np.ndarray, received: int, request: DecodeRequest
-              ) -> tuple[Verdict | None, str, protocol.Trailer | None]:
-    """Find the trailer; a verdict here means the frame is structurally broken (short or misaligned)."""
+def _marker_search(view: memoryview, received: int) -> str:
+    found = bytes(view[: min(received, 1 << 20)]).find(protocol.FRAME_MARKER)
+    return f"found {found} bytes late" if found > 0 else "not found"
+
+
+def _classify(raw: np.ndarray, received: int, request: DecodeRequest) -> tuple[Verdict | None, str, int | None]:
+    """(verdict for a structurally broken frame or None, what is wrong, the frame number)."""
     layout = request.layout
     view = memoryview(raw)[:received]
-    trailer = protocol.decode_trailer(view[layout.trailer_offset :]) if received >= layout.payload_len else None
-    if trailer is not None:
-        if (trailer.width, trailer.height, trailer.bits) != (request.width, request.rows, request.bits):
-            return (Verdict.MISALIGNED, f"trailer describes a {trailer.width}x{trailer.height} {trailer.bits}-bit "
-                    f"frame, expected {request.width}x{request.rows} {request.bits}-bit", trailer)
-        if layout.header_len and protocol.decode_pro_header_sequence(view) != trailer.sequence:
-            return Verdict.MISALIGNED, "header and trailer sequence numbers differ", trailer
-        return None, "", trailer
-    found = protocol.find_trailer(view, layout.trailer_offset)
-    row_bytes = request.width * layout.bytes_per_pixel
-    if found is not None:
-        shift = found - layout.trailer_offset
-        first_bad = max(0, min(found, layout.trailer_offset) - layout.pixel_offset) // row_bytes
-        what = f"{-shift} bytes lost" if shift < 0 else f"{shift} extra bytes"
-        return (Verdict.MISALIGNED, f"trailer found {abs(shift)} bytes {'early' if shift < 0 else 'late'} "
-                f"({what}); pixel data is shifted from about ROI row {first_bad}", None)
-    if received < layout.payload_len:
+    row_bytes = layout.row_bytes
+    if received < layout.total_len:
         got_rows = max(0, received - layout.pixel_offset) // row_bytes
-        return (Verdict.SHORT, f"received {received} of {layout.payload_len} bytes; rows {got_rows} to "
-                f"{request.rows - 1} of the ROI are missing", None)
-    return Verdict.MISALIGNED, "no frame trailer in the data: the stream is out of step", None
-
-
-def _classify_observed(raw: np.ndarray, received: int, request: DecodeRequest) -> tuple[Verdict | None, str,
-                                                                                       int | None]:
-    """The observed dialect offers a marker, the frame number after it, and the length the DDR count announced:
-    a frame that does not start with the marker is out of step; one that ends early is short."""
-    layout = request.layout
-    view = memoryview(raw)[:received]
+        if got_rows >= request.rows and layout.live:
+            got_rows = request.rows - 1  # the marker closes a live frame: without it the last row is in doubt
+        missing = f"rows {got_rows} to {request.rows - 1} of the frame are missing" if got_rows < request.rows \
+            else "the frame ends early"
+        sequence = protocol.head_sequence(view) if not layout.live else None
+        return Verdict.SHORT, f"received {received} of {layout.total_len} bytes; {missing}", sequence
+    if layout.live:
+        if not protocol.live_frame_ends(view, layout.total_len):
+            return Verdict.MISALIGNED, "no frame marker at the end of the live frame: the stream is out of step", None
+        return None, "", protocol.live_sequence(view)
     sequence = protocol.head_sequence(view)
     if sequence is None:
-        found = bytes(view[: min(received, 1 << 20)]).find(protocol.FRAME_MARKER)
-        where = f"found {found} bytes late" if found > 0 else "not found"
-        return Verdict.MISALIGNED, f"frame marker {where}: the stream is out of step", None
-    if received < layout.pixel_offset + layout.pixel_bytes:
-        row_bytes = request.width * layout.bytes_per_pixel
-        got_rows = max(0, received - layout.pixel_offset) // row_bytes
-        return (Verdict.SHORT, f"received {received} of {layout.total_len} bytes; rows {got_rows} to "
-                f"{request.rows - 1} of the ROI are missing", sequence)
+        return (Verdict.MISALIGNED, f"frame marker {_marker_search(view, received)}: the stream is out of step",
+                None)
     return None, "", sequence
 
 
@@ -103,41 +87,31 @@ def decode(raw: np.ndarray, received: int, request: DecodeRequest, out: np.ndarr
         out = allocate_output(request)
     elif out.shape != request.out_shape or out.dtype != request.out_dtype or not out.flags.c_contiguous:
         raise ValueError(f"out must be C-contiguous {request.out_dtype} of shape {request.out_shape}")
-    kernel = kernel or default_kernel()
-    layout = request.layout
-    if layout.observed:
-        return _decode_observed(raw, received, request, out, kernel)
-    verdict, damage, trailer = _classify(raw, received, request)
-    result, ob_row_means = _pixel_pass(raw, received, request, out, kernel)
-    header = bytes(raw[: min(layout.header_len, received)]).ljust(layout.header_len, b"\0")
-    checksum = protocol.frame_checksum(header, request.bits, result.checksum & 0xFFFFFFFF, result.checksum >> 32)
-    if verdict is None and trailer is not None:
-        if trailer.checksum != checksum:
-            if result.zero_rows:
-                verdict = Verdict.ZERO_FILLED
-                damage = (f"{result.zero_rows} all-zero rows between ROI rows {result.first_zero_row} and "
-                          f"{result.last_zero_row} (camera DDR overflow)")
-            else:
-                verdict = Verdict.CHECKSUM
-                damage = (f"checksum 0x{checksum:016X} != 0x{trailer.checksum:016X} in the trailer: "
-                          "corrupted bytes somewhere in the pixel data")
-        elif request.expected_sequence is not None and trailer.sequence != request.expected_sequence:
+    verdict, damage, sequence = _classify(raw, received, request)
+    if verdict is Verdict.MISALIGNED:
+        out.fill(0)
+        result, ob_row_means = _empty_pass(), np.zeros(0)
+    else:
+        result, ob_row_means = _pixel_pass(raw, received, request, out, kernel or default_kernel())
+    if verdict is None:
+        if result.zero_rows:
+            verdict = Verdict.ZERO_FILLED
+            damage = (f"{result.zero_rows} all-zero rows between frame rows {result.first_zero_row} and "
+                      f"{result.last_zero_row} (camera DDR overflow)")
+        elif request.expected_sequence is not None and sequence != request.expected_sequence:
             verdict = Verdict.SEQUENCE_GAP
-            missed = (trailer.sequence - request.expected_sequence) & 0xFFFFFFFF
-            damage = f"frame {trailer.sequence} arrived, {request.expected_sequence} expected: {missed} frame(s) lost"
+            missed = ((sequence or 0) - request.expected_sequence) & 0xFFFFFFFF
+            damage = f"frame {sequence} arrived, {request.expected_sequence} expected: {missed} frame(s) lost"
         else:
             verdict = Verdict.GOOD
-    assert verdict is not None
-    sequence, expected = (trailer.sequence, trailer.checksum) if trailer else (None, None)
-    return DecodedFrame(out, _meta(verdict, damage, sequence, expected, received, result, checksum, ob_row_means))
+    return DecodedFrame(out, _meta(verdict, damage, sequence, received, result, ob_row_means))
 
 
 def _pixel_pass(raw: np.ndarray, received: int, request: DecodeRequest, out: np.ndarray, kernel: Kernel
                 ) -> tuple[PassResult, np.ndarray]:
     """The kernel's one pass over the rows that arrived; rows that did not are zeroed in ``out``."""
     layout = request.layout
-    row_bytes = request.width * layout.bytes_per_pixel
-    rows = min(request.rows, max(0, received - layout.pixel_offset) // row_bytes)
+    rows = min(request.rows, max(0, received - layout.pixel_offset) // layout.row_bytes)
     ob_rows = request.local(request.optical_black)
     ob_row_means = np.zeros(ob_rows[3] - ob_rows[2], dtype=np.float64)
     result = kernel(raw[layout.pixel_offset :], request, rows, out, ob_row_means)
@@ -148,35 +122,12 @@ def _pixel_pass(raw: np.ndarray, received: int, request: DecodeRequest, out: np.
     return result, ob_row_means
 
 
-def _decode_observed(raw: np.ndarray, received: int, request: DecodeRequest, out: np.ndarray, kernel: Kernel
-                     ) -> DecodedFrame:
-    """A frame in the observed dialect: no checksum to check, so zero rows and sequence are what tells damage."""
-    verdict, damage, sequence = _classify_observed(raw, received, request)
-    if verdict is Verdict.MISALIGNED:
-        out.fill(0)
-        result, ob_row_means = _empty_pass(), np.zeros(0)
-    else:
-        result, ob_row_means = _pixel_pass(raw, received, request, out, kernel)
-    if verdict is None:
-        if result.zero_rows:
-            verdict = Verdict.ZERO_FILLED
-            damage = (f"{result.zero_rows} all-zero rows between ROI rows {result.first_zero_row} and "
-                      f"{result.last_zero_row} (camera DDR overflow)")
-        elif request.expected_sequence is not None and sequence != request.expected_sequence:
-            verdict = Verdict.SEQUENCE_GAP
-            missed = ((sequence or 0) - request.expected_sequence) & 0xFFFFFFFF
-            damage = f"frame {sequence} arrived, {request.expected_sequence} expected: {missed} frame(s) lost"
-        else:
-            verdict = Verdict.GOOD
-    return DecodedFrame(out, _meta(verdict, damage, sequence, None, received, result, result.checksum, ob_row_means))
-
-
 def _empty_pass() -> PassResult:
-    return PassResult(0, 0, 0, 0, 0, 0, 0, math.nan, 0, 0, 0, 0)
+    return PassResult(0, 0, 0, 0, 0, 0, math.nan, 0, 0, 0, 0)
 
 
-def _meta(verdict: Verdict, damage: str, sequence: int | None, checksum_expected: int | None, received: int,
-          r: PassResult, checksum: int, ob_row_means: np.ndarray) -> FrameMeta:
+def _meta(verdict: Verdict, damage: str, sequence: int | None, received: int, r: PassResult,
+          ob_row_means: np.ndarray) -> FrameMeta:
     def stats(n: int, total: int, squares: int) -> tuple[float, float]:
         if n == 0:
             return math.nan, math.nan
@@ -186,8 +137,7 @@ def _meta(verdict: Verdict, damage: str, sequence: int | None, checksum_expected
     ob_mean, ob_std = stats(r.ob_n, r.ob_sum, r.ob_sumsq)
     os_mean, os_std = stats(r.os_n, r.os_sum, r.os_sumsq)
     return FrameMeta(
-        verdict=verdict, damage=damage, sequence=sequence,
-        checksum_expected=checksum_expected, checksum_actual=checksum, received=received,
+        verdict=verdict, damage=damage, sequence=sequence, received=received,
         ob_mean=ob_mean, ob_median=r.ob_median, ob_std=ob_std, ob_row_means=ob_row_means,
         overscan_mean=None if r.os_n == 0 else os_mean, overscan_std=None if r.os_n == 0 else os_std,
         saturated=r.saturated,

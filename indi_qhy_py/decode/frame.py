@@ -16,26 +16,25 @@ from ..models import CameraModel, Rect
 
 class Verdict(Enum):
     GOOD = "good"
-    SHORT = "short"  # fewer bytes than a frame, no trailer
-    MISALIGNED = "misaligned"  # trailer (or, observed dialect, frame marker) not where it belongs
-    CHECKSUM = "checksum failed"  # right length, wrong content
-    ZERO_FILLED = "zero-filled"  # DDR overflow: rows of zeros, checksum failed
+    SHORT = "short"  # fewer bytes than the frame's rows
+    MISALIGNED = "misaligned"  # the frame marker is not where it belongs: the stream is out of step
+    ZERO_FILLED = "zero-filled"  # DDR overflow: rows of zeros
     SEQUENCE_GAP = "sequence gap"  # intact, but frames were lost before it
 
 
 @dataclass(frozen=True)
 class DecodeRequest:
-    """How to decode one frame. All rectangles are in full-readout coordinates.
+    """How to decode one frame. All rectangles are in full-image coordinates.
 
-    The camera sends full-width rows ``roi_y .. roi_y + rows``; ``crop`` is the part of them to return (the
-    effective area, or the full readout), binned ``binning`` x ``binning``.
+    The camera streams ``readout`` (``protocol.readout_for``): its image rows are full-width image rows
+    ``roi_y .. roi_y + rows``; ``crop`` is the part of them to return (the effective area, or the whole image),
+    binned ``binning`` x ``binning``. ``live`` frames carry their marker at the end instead of the start.
     """
 
     width: int
     roi_y: int
-    rows: int
+    readout: protocol.Readout
     bits: int
-    header: bool
     crop: Rect
     optical_black: Rect
     overscan: Rect
@@ -43,13 +42,15 @@ class DecodeRequest:
     average: bool = False
     expected_sequence: int | None = None
     saturation: int | None = None  # ADU at or above which a pixel counts as saturated; default full scale
-    readout: protocol.SdkReadout | None = None  # set: the frame is in the observed dialect, streamed this way
+    live: bool = False
+
+    @property
+    def rows(self) -> int:
+        return self.readout.image_rows
 
     @property
     def layout(self) -> protocol.FrameLayout:
-        if self.readout is not None:
-            return protocol.sdk_frame_layout(self.width, self.readout, self.bits)
-        return protocol.frame_layout(self.width, self.rows, self.bits, self.header)
+        return protocol.frame_layout(self.width, self.readout, self.bits, self.live)
 
     @property
     def saturation_level(self) -> int:
@@ -75,24 +76,33 @@ class DecodeRequest:
         return rect.x, rect.x_end, y0, y1
 
     @classmethod
-    def for_model(cls, model: CameraModel, *, bits: int = 16, roi_y: int = 0, rows: int | None = None,
-                  x: int | None = None, width: int | None = None, full: bool = False, binning: int = 1,
-                  average: bool = False, expected_sequence: int | None = None) -> DecodeRequest:
-        """The request for a model's frame: the effective area (or the full readout) within the ROI."""
-        rows = model.readout_height - roi_y if rows is None else rows
+    def for_model(cls, model: CameraModel, readout: protocol.Readout, *, y: int | None = None,
+                  height: int | None = None, bits: int = 16, x: int | None = None, width: int | None = None,
+                  full: bool = False, binning: int = 1, average: bool = False,
+                  expected_sequence: int | None = None, live: bool = False) -> DecodeRequest:
+        """The request for a model's frame streamed as ``readout``: the effective area (or, ``full``, the whole
+        image) within image rows ``y .. y + height`` (by default every image row streamed)."""
+        roi_y = readout.image_y
+        y = roi_y if y is None else max(y, roi_y)
+        end = roi_y + readout.image_rows if height is None else min(y + height, roi_y + readout.image_rows)
         if full:
-            area = Rect(0, roi_y, model.readout_width, rows)
+            area = Rect(0, y, model.readout_width, max(0, end - y))
         else:
             eff = model.effective
-            y0, y1 = max(eff.y, roi_y), min(eff.y_end, roi_y + rows)
+            y0, y1 = max(eff.y, y), min(eff.y_end, end)
             area = Rect(eff.x, y0, eff.width, max(0, y1 - y0))
         if x is not None or width is not None:
             x0 = area.x if x is None else max(area.x, x)
             x1 = area.x_end if width is None else min(area.x_end, x0 + width)
             area = Rect(x0, area.y, max(0, x1 - x0), area.height)
         crop = Rect(area.x, area.y, area.width // binning * binning, area.height // binning * binning)
-        return cls(model.readout_width, roi_y, rows, bits, model.variant.frame_header, crop, model.optical_black,
-                   model.overscan, binning, average, expected_sequence)
+
+        def rows_of(rect: Rect) -> Rect:  # the calibration regions are measured on the delivered rows only
+            y0, y1 = max(rect.y, y), min(rect.y_end, end)
+            return Rect(rect.x, y0, rect.width, max(0, y1 - y0))
+
+        return cls(model.readout_width, roi_y, readout, bits, crop, rows_of(model.optical_black),
+                   rows_of(model.overscan), binning, average, expected_sequence, live=live)
 
 
 @dataclass
@@ -102,8 +112,6 @@ class FrameMeta:
     verdict: Verdict
     damage: str  # where and what, for the user; empty when good
     sequence: int | None
-    checksum_expected: int | None
-    checksum_actual: int
     received: int
     ob_mean: float
     ob_median: float
@@ -130,7 +138,6 @@ class DecodedFrame:
 class PassResult:
     """What one pass over the pixel bytes measures (the part the two kernels must agree on exactly)."""
 
-    checksum: int  # combined (plain, weighted) over the pixel samples only; the decoder adds the header
     zero_rows: int
     first_zero_row: int
     last_zero_row: int

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import protocol
 from .frame import DecodeRequest, PassResult
 
 
@@ -24,7 +23,6 @@ def pixel_pass(raw: np.ndarray, request: DecodeRequest, rows: int, out: np.ndarr
                ob_row_means: np.ndarray) -> PassResult:
     """Decode ``rows`` complete rows of ``raw`` (pixel bytes only) into ``out``; measure the frame."""
     img = samples(raw, request, rows)
-    checksum = protocol.combine_checksum(*protocol.checksum_block(img, 0))
     zero = np.flatnonzero(~img.any(axis=1))
 
     cx0, cx1, cy0, cy1 = request.local(request.crop)
@@ -50,7 +48,6 @@ def pixel_pass(raw: np.ndarray, request: DecodeRequest, rows: int, out: np.ndarr
     vx0, vx1, vy0, vy1 = request.local(request.overscan)
     ovs = img[vy0 : min(vy1, rows), vx0:vx1].astype(np.int64)
     return PassResult(
-        checksum=checksum,
         zero_rows=len(zero),
         first_zero_row=int(zero[0]) if len(zero) else -1,
         last_zero_row=int(zero[-1]) if len(zero) else -1,

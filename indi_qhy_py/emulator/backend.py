@@ -18,7 +18,7 @@ import usb.backend
 import usb.core
 
 from .. import protocol
-from .commands import Stall
+from .control import Stall
 from .device import DeviceAbsent, EmulatedCamera, StreamTimeout
 from .stand_in import StandIn
 

@@ -1,9 +1,10 @@
 """One emulated QHY268/QHY600: the USB device model behind the emulator's pyusb backend.
 
-It answers exactly the requests ``protocol`` defines, in both stages of an FX3 camera (boot loader, then the
-running firmware), streams frames in ``protocol``'s format at the model's rated throughput, runs the sensor and
-thermal physics, and injects the faults of ``faults``. All timing is on an ``EmulatedClock``; USB timeouts are
-real milliseconds, as libusb's are.
+It is in one of the two stages of an FX3 camera (boot loader, then the running firmware), answers the requests
+of ``protocol`` (``control``), exposes and streams frames in the observed formats at the model's rated throughput
+(``readout``), free-runs in live mode, runs the sensor and thermal physics, resets when its FPGA watchdog is not
+fed, and injects the faults of ``faults``. Exposure and thermal timing are on an ``EmulatedClock``; USB timeouts
+and the watchdog are real time, as libusb's and the camera's are.
 """
 
 from __future__ import annotations
@@ -16,21 +17,23 @@ from dataclasses import dataclass, replace
 
 from .. import protocol
 from ..models import CameraModel
-from ..protocol import CameraState, Command
 from .clock import EmulatedClock
-from .commands import COMMANDS, Stall
+from .control import CameraRegisters, ControlRequests, Stall
 from .faults import FaultInjector, FaultSite, damage
-from .frames import FrameBuilder
+from .filter_port import FilterPort
 from .loader import BootLoaderRam
+from .power import PowerSupply
+from .readout import FrameBuilder
 from .scene import Dark, Scene
-from .sdk_dialect import SdkDialect, starts_sdk_dialect
-from .sensor import Integration, SensorSimulator
+from .sensor import SensorSimulator
 from .stand_in import StandIn
 from .stream import FrameRecord, FrameStream
 from .thermal import ThermalModel
 
-FIRMWARE_DATE = "2024-05-17"
-REENUMERATE_S = 0.5  # ASSUMED: time from the FX3 jump (or power-on) to the runtime device appearing
+__all__ = ["DeviceAbsent", "EmulatedCamera", "Stall", "StreamTimeout"]
+
+REENUMERATE_S = 0.5  # ASSUMED: time from the FX3 jump (or power-on, or a watchdog reset) to the runtime device
+WATCHDOG_TIMEOUT_S = 30.0  # ASSUMED: three of the SDK's 10 s feeds missed
 _addresses = itertools.count(2)
 
 
@@ -43,39 +46,30 @@ class StreamTimeout(Exception):
 
 
 @dataclass
-class Registers:
-    """What the host has written into the camera; power-on defaults here."""
-
-    gain: int = 0
-    offset: int = 30
-    read_mode: int = 0
-    usb_traffic: int = 30
-    speed: int = 0
-    bits: int = 16
-    ddr: bool = True
-    single: bool = True
-    roi_x: int = 0
-    roi_y: int = 0
-    roi_width: int = 0  # 0 = full readout width
-    roi_height: int = 0  # 0 = full readout height
-    exposure_us: int = 1000
-    heater_pwm: int = 0
-
-
-@dataclass
 class _ExposureInProgress:
-    registers: Registers
+    registers: CameraRegisters
     started: float
     duration: float
     ready_at: float
-    temperature_c: float = 0.0
+
+
+@dataclass
+class _LiveStream:
+    """Live mode: frames every ``period`` emulated seconds from ``t0``, buffered in the DDR until read."""
+
+    t0: float
+    period: float
+    capacity: int  # frames the DDR holds
+    next_index: int = 0
+    lost: int = 0  # frames that found the DDR full
 
 
 class EmulatedCamera:
     """A virtual camera; give one or several to ``EmulatorBackend``."""
 
     def __init__(self, model: CameraModel, serial: str | None = None, clock: EmulatedClock | None = None,
-                 seed: int = 1, boot_loader: bool = False, rate_limit: bool = True, ambient_c: float = 20.0) -> None:
+                 seed: int = 1, boot_loader: bool = False, rate_limit: bool = True, ambient_c: float = 20.0,
+                 watchdog_s: float | None = WATCHDOG_TIMEOUT_S) -> None:
         self.model = model
         self.serial = serial or f"{model.name[3:7]}{seed:012X}"[:16]
         self.clock = clock or EmulatedClock()
@@ -83,29 +77,33 @@ class EmulatedCamera:
         self.scene: Scene = Dark()
         self.stand_in = StandIn(self)  # what discovery hands to a driver: scene per frame type, faults
         self.sensor = SensorSimulator(model, seed)
-        self.frames = FrameBuilder(model, self.sensor)  # the wire format of each frame, in one reused buffer
+        self.frames = FrameBuilder(model, self.sensor)
         self.thermal = ThermalModel(ambient_c, model.cooling_delta_single_c,
                                     humidity_base=25.0 if model.humidity_sensor else 0.0)
         self.thermal.reset(self.clock.now())
+        self.power = PowerSupply()
+        self.filter_port = FilterPort()
         self.rate_limit = rate_limit
+        self.watchdog_s = watchdog_s
         self.boots_in_loader = boot_loader
         self.in_loader = boot_loader
         self.ram = BootLoaderRam()
         self.generation = 0
         self.address = next(_addresses)
-        self.registers = Registers()
+        self.registers = CameraRegisters()
+        self.requests = ControlRequests(self)
         self.frame_counter = 0
         self.frames_sent = 0
         self.last_frame: FrameRecord | None = None
-        self.last_frame_failed = False
         self.unplugs = 0
+        self.watchdog_resets = 0
+        self._fed_at: float | None = None  # real time of the last watchdog feed; None: not armed
         self._absent_until: float | None = None
         self._unplug_at: tuple[float, float] | None = None  # (emulated time, down seconds)
         self._exposure: _ExposureInProgress | None = None
+        self._live: _LiveStream | None = None
         self._stream: FrameStream | None = None
         self._lock = threading.RLock()
-        self.sdk = SdkDialect(self)  # QHY's SDK's dialect (protocol, OBSERVED); see sdk_dialect
-        self.speaks_sdk = False
 
     # --- presence on the bus ----------------------------------------------------------------------------------
     @property
@@ -119,6 +117,7 @@ class EmulatedCamera:
                 down = self._unplug_at[1]
                 self._unplug_at = None
                 self.unplug(down)
+            self._check_watchdog()
             if self._absent_until is not None and now >= self._absent_until:
                 self._absent_until = None
                 self.generation += 1
@@ -138,14 +137,10 @@ class EmulatedCamera:
             self.unplugs += 1
             self._absent_until = math.inf if down_s is None else now + down_s
             self.generation += 1
-            if self._exposure is not None or self._stream is not None:
-                self.last_frame_failed = True
-            self._exposure = None
-            self._stream = None
+            self._exposure = self._live = self._stream = None
+            self._fed_at = None
             self.thermal.set_powered(now, False)
-            self.registers = Registers()
-            self.sdk = SdkDialect(self)
-            self.speaks_sdk = False
+            self.registers = CameraRegisters()
             self.frame_counter = 0
             self.in_loader = self.boots_in_loader
             self.ram.clear()
@@ -156,39 +151,37 @@ class EmulatedCamera:
             if self._absent_until is not None:
                 self._absent_until = self.clock.now()
 
+    # --- the FPGA watchdog ---------------------------------------------------------------------------------------
+    def feed_watchdog(self) -> None:
+        self._fed_at = time.monotonic()
+
+    def _check_watchdog(self) -> None:
+        """ASSUMED, as QHY's SDK feeds it: once fed, a watchdog not fed for ``watchdog_s`` real seconds resets
+        the camera, which re-enumerates at its power-on defaults (and with the watchdog disarmed)."""
+        if self._fed_at is None or self.watchdog_s is None or self._absent_until is not None:
+            return
+        if time.monotonic() - self._fed_at > self.watchdog_s:
+            self.watchdog_resets += 1
+            self.unplug(REENUMERATE_S)
+
     # --- control requests ---------------------------------------------------------------------------------------
     def control_out(self, generation: int, request: int, value: int, index: int, data: bytes) -> int:
         with self._lock:
             self.check(generation)
-            if request == protocol.REQ_FIRMWARE and self.in_loader:
-                return self._loader_write(value, index, data)
             if self.in_loader:
-                raise Stall(f"boot loader does not answer request 0x{request:02X}")
-            self.speaks_sdk = self.speaks_sdk or starts_sdk_dialect(request, len(data))
-            if self.speaks_sdk:
-                return self.sdk.control_out(request, value, index, data)
-            if request != protocol.REQ_COMMAND or len(data) != protocol.COMMAND_LEN:
-                raise Stall(f"unsupported control write 0x{request:02X} ({len(data)} bytes)")
-            try:
-                command, fields = protocol.decode_command(data)
-            except protocol.ProtocolError as err:
-                raise Stall(str(err)) from err
-            self._command(command, fields)
-            return len(data)
+                if request != protocol.REQ_FIRMWARE:
+                    raise Stall(f"boot loader does not answer request 0x{request:02X}")
+                return self._loader_write(value, index, data)
+            return self.requests.control_out(request, value, index, data)
 
     def control_in(self, generation: int, request: int, value: int, index: int, length: int) -> bytes:
         with self._lock:
             self.check(generation)
-            if request == protocol.REQ_FIRMWARE and self.in_loader:
-                address = value | (index << 16)
-                return self.ram.read(address, length)
-            if not self.in_loader and (self.speaks_sdk or starts_sdk_dialect(request, 0)):
-                self.speaks_sdk = request != protocol.REQ_STATUS
-                if self.speaks_sdk:
-                    return self.sdk.control_in(request, value, index, length)
-            if self.in_loader or request != protocol.REQ_STATUS or length < protocol.STATUS_LEN:
-                raise Stall(f"unsupported control read 0x{request:02X} ({length} bytes)")
-            return self._status()
+            if self.in_loader:
+                if request != protocol.REQ_FIRMWARE:
+                    raise Stall(f"boot loader does not answer request 0x{request:02X}")
+                return self.ram.read(value | (index << 16), length)
+            return self.requests.control_in(request, value, index, length)
 
     # --- boot loader -------------------------------------------------------------------------------------------
     def _loader_write(self, value: int, index: int, data: bytes) -> int:
@@ -202,93 +195,60 @@ class EmulatedCamera:
         self._absent_until = self.clock.now() + REENUMERATE_S
         return 0
 
-    # --- commands ------------------------------------------------------------------------------------------------
-    def _command(self, command: Command, f: dict[str, int]) -> None:
-        """Carry out one command block: each command is one small function, found in ``commands.COMMANDS``."""
-        handler = COMMANDS.get(command)
-        if handler is None:
-            raise Stall(f"command {command.name} is not implemented by the emulated camera")
-        handler(self, f)
-
+    # --- exposures -----------------------------------------------------------------------------------------------
     def discard_frame(self) -> None:
         """Drop the exposure in progress and whatever frame is queued for EP 0x81."""
         self._exposure = None
         self._stream = None
 
-    def reinitialise(self) -> None:
-        """ASSUMED, after the C++ driver's users' reports: a read-mode or bit-depth change re-initialises the
-        sensor and the camera forgets gain, offset, USB traffic and ROI (they return to power-on defaults)."""
-        keep = self.registers
-        self.registers = Registers(read_mode=keep.read_mode, bits=keep.bits, ddr=keep.ddr, heater_pwm=keep.heater_pwm,
-                                 exposure_us=keep.exposure_us)
-        self._exposure = None
-        self._stream = None
+    def reinitialise(self, single: bool) -> None:
+        """A0: ASSUMED, as QHY's SDK sends every setting again after it: the camera returns its registers to their
+        power-on defaults and drops any frame; in live mode (A0 00) it free-runs from now (the SDK's
+        BeginQHYCCDLive sends nothing before it reads)."""
+        self.registers = CameraRegisters(single=single, fpga=self.registers.fpga)
+        self.discard_frame()
+        self._live = None if single else self._new_live(self.clock.now())
+
+    def _new_live(self, now: float) -> _LiveStream:
+        frame_len = self.frames.length(self.registers)
+        return _LiveStream(now, self._live_period(), max(1, self.model.ddr_mb * 2**20 // frame_len))
+
+    def _live_period(self) -> float:
+        r = self.registers
+        readout = self.frames.readout(r)
+        period = self.model.frame_time_s(readout.streamed_rows, r.bits, r.usb_traffic) if self.rate_limit else 0.0
+        return max(r.exposure_us / 1e6, period)
 
     def start_exposure(self, now: float) -> None:
         """Start a single frame; a new start discards any frame still queued (ASSUMED: A6 flushes the FIFO)."""
-        _, rows = self._rows_of(self.registers)
+        readout = self.frames.readout(self.registers)
         duration = self.registers.exposure_us / 1e6
-        readout = 0.5 * self.model.frame_time_s(rows, self.registers.bits) if self.rate_limit else 0.0
+        transfer = 0.5 * self.model.frame_time_s(readout.streamed_rows, self.registers.bits) if self.rate_limit else 0.0
         self._stream = None
-        self._exposure = _ExposureInProgress(replace(self.registers), now, duration, now + duration + readout)
-        self.last_frame_failed = False
+        self._exposure = _ExposureInProgress(replace(self.registers), now, duration, now + duration + transfer)
         fault = self.faults.take_unplug("exposure")
         if fault is not None:
             self._unplug_at = (now + duration / 2, float(fault.params.get("down_s", 2.0)))
 
-    # --- status --------------------------------------------------------------------------------------------------
-    def _state(self, now: float) -> CameraState:
-        exp = self._exposure
-        if exp is not None:
-            if now < exp.started + exp.duration:
-                return CameraState.EXPOSING
-            if now < exp.ready_at:
-                return CameraState.READING_OUT
-            return CameraState.FRAME_READY
-        return CameraState.FRAME_READY if self._stream is not None else CameraState.IDLE
-
-    def _status(self) -> bytes:
-        now = self.clock.now()
-        self.thermal.update(now)
-        state = self._state(now)
-        exp = self._exposure
-        remaining = max(0.0, exp.started + exp.duration - now) if exp else 0.0
-        stream = self._stream
-        percent = int(100 * stream.sent / stream.total) if stream else (0 if state != CameraState.IDLE else 100)
-        s = self.registers
-        _, rows = self._rows_of(self.registers)
-        status = protocol.Status(
-            state=state, exposure_remaining_s=remaining, exposure_total_s=s.exposure_us / 1e6,
-            firmware_date=FIRMWARE_DATE, temperature_c=self.thermal.sensor_c, target_c=self.thermal.target_c,
-            temp_auto=self.thermal.auto, tec_pwm=round(self.thermal.pwm),
-            ddr_frames=1 if state == CameraState.FRAME_READY else 0,
-            image_width=self.model.readout_width, image_height=rows, bits=s.bits, usb_speed=3,
-            variant=self.model.variant.name, colour=self.model.colour, read_mode=s.read_mode,
-            humidity_percent=self.thermal.humidity_percent if self.model.humidity_sensor else None,
-            frame_counter=self.frame_counter, heater_pwm=s.heater_pwm, readout_percent=percent,
-            serial=self.serial, cooler_on=self.thermal.auto or self.thermal.pwm > 0, ddr_on=s.ddr,
-            last_frame_failed=self.last_frame_failed,
-        )
-        return protocol.encode_status(status)
+    def ddr_waiting(self) -> int:
+        """Bytes of the current frame waiting in the frame buffer (what 0xBC/4 counts)."""
+        stream = self._current_stream(self.clock.now())
+        return 0 if stream is None else stream.waiting
 
     # --- frames --------------------------------------------------------------------------------------------------
-    def _materialize(self, exp: _ExposureInProgress) -> FrameStream:
-        """Render the finished exposure and queue it on EP 0x81, with any armed faults applied."""
-        if self.speaks_sdk:
-            return self._materialize_sdk(exp)
-        s = exp.registers
-        y, rows = self._rows_of(s)
-        self.thermal.update(exp.ready_at)
-        integration = Integration(exp.duration, s.gain, s.offset, s.read_mode, s.bits, y, rows, self.thermal.sensor_c)
+    def _materialize(self, registers: CameraRegisters, started: float, duration: float, ready_at: float
+                     ) -> FrameStream:
+        """Render a finished exposure and queue it on EP 0x81, with any armed faults applied."""
+        self.thermal.update(ready_at)
         sequence = self.frame_counter
         self.frame_counter += 1
-        built = self.frames.build(integration, self.scene, sequence)
-        record = FrameRecord(sequence, exp.started, s, built.layout, built.truth, built.checksum)
-        rate = self.model.bytes_per_second(rows, s.bits, s.usb_traffic) if self.rate_limit else math.inf
+        built = self.frames.build(registers, self.scene, sequence, duration, self.thermal.sensor_c)
+        record = FrameRecord(sequence, started, registers, built.layout, built.truth, built.image)
+        rows = self.frames.readout(registers).streamed_rows
+        rate = self.model.bytes_per_second(rows, registers.bits, registers.usb_traffic) if self.rate_limit else math.inf
         stream = FrameStream([built.data], rate, self.clock.now())
         for fault in self.faults.take_stream_faults():
-            damage(fault, FaultSite(fault.params, stream, record, built.data, built.layout, self.sensor.rng,
-                                    self.model.readout_width))
+            damage(fault, FaultSite(fault.params, stream, record, built.data, built.layout, self.sensor.rng))
         unplug = self.faults.take_unplug("readout")
         if unplug is not None:
             stream.unplug_at = stream.total // 2
@@ -296,33 +256,42 @@ class EmulatedCamera:
         self.last_frame = record
         return stream
 
-    def _materialize_sdk(self, exp: _ExposureInProgress) -> FrameStream:
-        """The finished exposure in the SDK dialect's frame format (``SdkDialect.materialize``)."""
-        self.thermal.update(exp.ready_at)
-        sequence = self.frame_counter
-        self.frame_counter += 1
-        self.last_frame, stream = self.sdk.materialize(exp.duration, exp.started, replace(exp.registers), sequence)
-        return stream
-
     def current_stream(self) -> FrameStream | None:
         """The frame queued on EP 0x81 (materialised once its exposure and readout are done), if any."""
         with self._lock:
             return self._current_stream(self.clock.now())
 
-    def _rows_of(self, s: Registers) -> tuple[int, int]:
-        return s.roi_y, s.roi_height or self.model.readout_height
-
     def _current_stream(self, now: float) -> FrameStream | None:
-        if self.speaks_sdk and self.sdk.live and self._exposure is None and self._stream is None:
-            self.start_exposure(now)  # live mode free-runs: the next exposure starts as the last frame leaves
+        if self._stream is not None:
+            return self._stream
+        live = self._live
+        if live is not None:
+            period = self._live_period()
+            if period != live.period:  # a setting changed the frame time: the next frame comes one period on
+                self._live = live = _LiveStream(now - live.next_index * period, period,
+                                                self._new_live(now).capacity, live.next_index, live.lost)
+            due = math.floor((now - live.t0) / live.period) if live.period > 0 else live.next_index + 1
+            if due <= live.next_index:
+                return None
+            overflow = due - live.next_index - live.capacity
+            if overflow > 0:  # the DDR was full: those frames were never stored
+                live.lost += overflow
+                live.next_index += overflow
+                self.frame_counter += overflow
+            started = live.t0 + live.next_index * live.period
+            live.next_index += 1
+            self._stream = self._materialize(replace(self.registers), started, self.registers.exposure_us / 1e6,
+                                             min(now, started + live.period))
+            return self._stream
         exp = self._exposure
         if exp is not None and now >= exp.ready_at:
             self._exposure = None
-            self._stream = self._materialize(exp)
+            self._stream = self._materialize(exp.registers, exp.started, exp.duration, exp.ready_at)
         return self._stream
 
     def bulk_read(self, generation: int, endpoint: int, address: int, length: int, timeout_ms: int) -> int:
-        """Serve EP 0x81: wait for a frame (up to the timeout), then copy the next bytes of it, rate limited."""
+        """Serve EP 0x81: wait for a frame (up to the timeout), then copy the next bytes of it, rate limited. A
+        transfer ends at a frame's end (a short packet), as the camera's DMA ends it."""
         if endpoint != protocol.BULK_IN_ENDPOINT:
             raise Stall(f"no endpoint 0x{endpoint:02X}")
         deadline = time.monotonic() + (timeout_ms / 1000.0 if timeout_ms else 3600.0)
@@ -357,3 +326,7 @@ class EmulatedCamera:
         if stalled_mid and n == 0:
             raise StreamTimeout(f"device stalled; no data within {timeout_ms} ms")
         return n
+
+    @property
+    def live_frames_lost(self) -> int:
+        return self._live.lost if self._live is not None else 0

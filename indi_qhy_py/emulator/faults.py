@@ -2,8 +2,7 @@
 
 Stream faults damage the next frame(s) sent on EP 0x81:
 
-* ``drop`` — a run of packets lost (USB CRC errors): everything after arrives early, the frame is misaligned;
-* ``corrupt`` — bytes flipped in the pixel data: only the checksum can tell;
+* ``drop`` — a run of packets lost (USB CRC errors): the frame arrives shorter than its rows, the rest shifted;
 * ``short`` — the device ends the frame early with a short packet;
 * ``stall`` — the device stops sending mid-frame: the host's read times out;
 * ``zero_fill`` — rows of zeros where the DDR overflowed ("frames implanted with zeros");
@@ -11,6 +10,9 @@ Stream faults damage the next frame(s) sent on EP 0x81:
 
 Device faults: ``unplug`` makes the device vanish (a 12 V power cycle or a pulled cable) now, midway through the
 next exposure, or midway through the next readout, and return after ``down_s`` emulated seconds.
+
+Flipped bits are not among them: the observed frame format carries no checksum, so neither QHY's SDK nor this
+driver could tell such a frame from a good one.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import numpy as np
 
 from .. import protocol
 
-STREAM_FAULTS = ("drop", "corrupt", "short", "stall", "zero_fill", "misalign")
+STREAM_FAULTS = ("drop", "short", "stall", "zero_fill", "misalign")
 UNPLUG_WHEN = ("now", "exposure", "readout")
 
 
@@ -97,26 +99,17 @@ class FaultSite:
     buf: np.ndarray
     layout: protocol.FrameLayout
     rng: np.random.Generator
-    readout_width: int
 
     def packet_point(self, default_fraction: float) -> int:
         """A packet boundary at ``params["at"]``, or at that fraction of the pixel data."""
-        pix0, pix1, packet = self.layout.pixel_offset, self.layout.trailer_offset, protocol.FRAME_ALIGN
-        at = int(self.params.get("at", int(pix0 + (pix1 - pix0) * default_fraction)))
+        pix0, packet = self.layout.pixel_offset, protocol.MAX_PACKET_SUPERSPEED
+        at = int(self.params.get("at", int(pix0 + self.layout.pixel_bytes * default_fraction)))
         return max(packet, at // packet * packet)
-
-
-def corrupt(at: FaultSite) -> None:
-    rng, layout = at.rng, at.layout
-    count = int(at.params.get("bytes", 8))
-    where = np.sort(rng.integers(layout.pixel_offset, layout.trailer_offset, count))
-    at.buf[where] ^= rng.integers(1, 256, count).astype(np.uint8)
-    at.record.damage["corrupt_offsets"] = where.tolist()
 
 
 def zero_fill(at: FaultSite) -> None:
     layout = at.layout
-    row_bytes = at.readout_width * layout.bytes_per_pixel
+    row_bytes = layout.row_bytes
     first = int(at.params.get("row", layout.height // 3))
     count = int(at.params.get("rows", max(1, layout.height // 20)))
     first, count = min(first, layout.height - 1), min(count, layout.height - first)
@@ -127,7 +120,7 @@ def zero_fill(at: FaultSite) -> None:
 
 def drop(at: FaultSite) -> None:
     start = at.packet_point(0.4)
-    length = int(at.params.get("packets", 16)) * protocol.FRAME_ALIGN
+    length = int(at.params.get("packets", 16)) * protocol.MAX_PACKET_SUPERSPEED
     whole = at.stream.segments[0]
     at.stream.segments = [whole[:start], whole[start + length :]]
     at.stream.total -= min(length, len(whole) - start)
@@ -156,7 +149,6 @@ def stall(at: FaultSite) -> None:
 
 #: How each stream fault damages the frame about to be sent.
 STREAM_DAMAGE: dict[str, Callable[[FaultSite], None]] = {
-    "corrupt": corrupt,
     "zero_fill": zero_fill,
     "drop": drop,
     "misalign": misalign,

@@ -7,7 +7,7 @@ most ``protocol.FIRMWARE_CHUNK`` bytes, reads each back to verify it, and jumps 
 from __future__ import annotations
 
 from .. import protocol
-from .commands import Stall
+from .control import Stall
 
 PAGE = 4096
 

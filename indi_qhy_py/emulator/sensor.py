@@ -19,8 +19,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from .. import protocol
 from ..models import CameraModel
+from .response import SensorResponse
 from .scene import CFA_RESPONSE, Scene
 
 BLOCK_ROWS = 16
@@ -44,9 +44,8 @@ class Integration:
     """Everything the sensor needs to know about one frame."""
 
     exposure_s: float
-    gain: int
+    response: SensorResponse  # what the gain registers select
     offset: int
-    read_mode: int
     bits: int
     roi_y: int
     roi_height: int
@@ -63,7 +62,6 @@ class Truth:
     dark_e_per_s: float
     well_e: float
     light_e_per_s: float
-    pixel_sums: tuple[int, int]  # (plain, weighted) over the pixel samples; see protocol.frame_checksum
     hot_pixels: int
 
     @property
@@ -125,10 +123,9 @@ class SensorSimulator:
         """Write the frame's pixel bytes (big-endian 16-bit or 8-bit, as the protocol says) into ``out``."""
         model, eff = self.model, self.model.effective
         width = model.readout_width
-        mode = model.read_mode(exp.read_mode)
-        k = mode.e_per_adu(exp.gain)
-        rn = mode.read_noise_e(exp.gain)
-        well = mode.well_e
+        k = exp.response.e_per_adu
+        rn = exp.response.read_noise_e
+        well = exp.response.well_e
         ped = pedestal_adu(exp.offset)
         dark = model.dark_current(exp.temperature_c)
         light = scene.uniform_rate()
@@ -149,7 +146,6 @@ class SensorSimulator:
             dst = out[: exp.roi_height * width * 2].view(">u2").reshape(exp.roi_height, width)
         else:
             dst = out[: exp.roi_height * width].reshape(exp.roi_height, width)
-        plain = weighted = 0
         obw = eff.x
         if model.colour:
             channel_rates = {(py, px): (dark + light * CFA_RESPONSE[c]) * t
@@ -184,7 +180,5 @@ class SensorSimulator:
             np.copyto(samples, tmp, casting="unsafe")
             if exp.bits == 8:
                 np.right_shift(samples, 8, out=samples)
-            block_plain, block_weighted = protocol.checksum_block(samples, r0 * width)
-            plain, weighted = plain + block_plain, weighted + block_weighted
             np.copyto(dst[r0:r1], samples, casting="unsafe")
-        return Truth(ped, k, rn, dark, well, light, (plain & 0xFFFFFFFF, weighted & 0xFFFFFFFF), len(self.hot_rows))
+        return Truth(ped, k, rn, dark, well, light, len(self.hot_rows))

@@ -21,7 +21,6 @@ FAULTS = {
     "power_cycle_in_exposure": "the 12 V supply is cut midway through the next exposure",
     "power_cycle_in_download": "the 12 V supply is cut midway through the next download",
     "drop": "USB packets are lost in the next frame(s)",
-    "corrupt": "bytes are flipped in the next frame(s)",
     "zero_fill": "rows of zeros in the next frame(s)",
     "short": "the next frame(s) end early",
     "stall": "the next frame's transfer stalls",

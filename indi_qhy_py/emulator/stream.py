@@ -1,5 +1,5 @@
 """What the emulated camera has queued on EP 0x81 (``FrameStream``) and its record of each frame sent
-(``FrameRecord``): shared by both dialects' frame builders and by the fault injector."""
+(``FrameRecord``): shared by the frame builder and the fault injector."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .. import protocol
 from .sensor import Truth
 
 if TYPE_CHECKING:
-    from .device import Registers
+    from .control import CameraRegisters
 
 
 @dataclass
@@ -22,13 +22,12 @@ class FrameRecord:
 
     sequence: int
     started: float
-    registers: Registers
+    registers: CameraRegisters
     layout: protocol.FrameLayout
     truth: Truth
-    checksum: int  # as sent in the trailer
+    image: np.ndarray  # the image rows exactly as streamed (big-endian 16-bit or 8-bit), ground truth
     faults: list[str] = field(default_factory=list)
     damage: dict[str, object] = field(default_factory=dict)
-    sdk_image: np.ndarray | None = None  # SDK dialect: the image rows exactly as streamed (ground truth)
 
 
 class FrameStream:
@@ -43,6 +42,10 @@ class FrameStream:
         self.unplug_down_s = 2.0
         self.rate = rate
         self.clock_pos = start  # emulated time the link is busy until
+
+    @property
+    def waiting(self) -> int:
+        return self.total - self.sent
 
     def serve(self, address: int, length: int) -> int:
         """Copy up to ``length`` bytes to ``address``; stops at a stall point."""

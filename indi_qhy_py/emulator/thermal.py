@@ -2,9 +2,10 @@
 
 Published: the two-stage TEC holds the sensor at most 35 C below ambient; the product pages show -10 C reached in
 2-3 minutes. FITTED: a first-order response with a 75 s time constant (86 % of the way to the full-power
-equilibrium, ambient - 35 C, in 2.5 min). ASSUMED: the firmware's regulation is a PI loop on the PWM; the window
-heater reaches ambient + 45 C at full power (published target 65-70 C at 25 C ambient); chamber humidity rises
-as the sensor cools.
+equilibrium, ambient - 35 C, in 2.5 min). ASSUMED: the firmware's regulation is a PI loop on the PWM; the
+built-in window heater (QHY's SDK offers no control of it for these models) runs whenever the camera has power
+and holds the window at ambient + 45 C (published: 65-70 C at 25 C ambient); chamber humidity rises as the
+sensor cools.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ class ThermalModel:
         self.pwm = 0.0  # 0..PWM_FULL
         self.auto = False
         self.target_c = 0.0
-        self.heater_pwm = 0
         self.powered = True
         self._integral = 0.0
         self._time = 0.0
@@ -55,18 +55,13 @@ class ThermalModel:
             self._advance(now)
             self.auto, self.pwm, self._integral = False, float(max(0, min(PWM_FULL, pwm))), 0.0
 
-    def set_heater(self, now: float, pwm: int) -> None:
-        with self._lock:
-            self._advance(now)
-            self.heater_pwm = max(0, min(PWM_FULL, pwm))
-
     def set_powered(self, now: float, powered: bool) -> None:
-        """12 V off: the TEC and heater stop, regulation is forgotten."""
+        """12 V off: the TEC and the heater stop, regulation is forgotten."""
         with self._lock:
             self._advance(now)
             self.powered = powered
             if not powered:
-                self.auto, self.pwm, self.heater_pwm, self._integral = False, 0.0, 0, 0.0
+                self.auto, self.pwm, self._integral = False, 0.0, 0.0
 
     def update(self, now: float) -> None:
         with self._lock:
@@ -88,6 +83,6 @@ class ThermalModel:
                 self.pwm = max(0.0, min(float(PWM_FULL), KP * error + self._integral))
             equilibrium = self.ambient_c - self.max_delta_c * self.pwm / PWM_FULL
             self.sensor_c += (equilibrium - self.sensor_c) * (1.0 - math.exp(-dt / TAU_SENSOR_S))
-            window_eq = self.ambient_c + HEATER_RISE_C * self.heater_pwm / PWM_FULL
+            window_eq = self.ambient_c + (HEATER_RISE_C if self.powered else 0.0)
             self.window_c += (window_eq - self.window_c) * (1.0 - math.exp(-dt / TAU_WINDOW_S))
             self._time += dt

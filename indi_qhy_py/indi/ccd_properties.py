@@ -29,7 +29,6 @@ SIMULATED_FAULTS = {  # element -> (label, the emulator's name for it)
     "POWER_CYCLE_IN_EXPOSURE": ("12 V cut midway through the next exposure", "power_cycle_in_exposure"),
     "POWER_CYCLE_IN_DOWNLOAD": ("12 V cut midway through the next download", "power_cycle_in_download"),
     "DROP_PACKETS": ("Lose USB packets in the next frame(s)", "drop"),
-    "CORRUPT_FRAME": ("Flip bytes in the next frame(s)", "corrupt"),
     "ZERO_ROWS": ("Zero-filled rows in the next frame(s)", "zero_fill"),
     "SHORT_FRAME": ("End the next frame(s) early", "short"),
     "STALL_TRANSFER": ("Stall the next frame's transfer", "stall"),
@@ -132,13 +131,10 @@ def build(device: str, model: CameraModel, emulated: bool, upload_dir: str) -> d
                  [Switch(mode_element(m.name), m.name, m.index == 0) for m in model.read_modes]),
         numbers(d, "USB_TRAFFIC", "USB Traffic", QHY, [Number("TRAFFIC", "Traffic", 30, 0, model.usb_traffic_max, 1,
                                                               "%.f")]),
-        switches(d, "DDR_BUFFER", "DDR buffer", QHY,
-                 [Switch("INDI_ENABLED", "On", True), Switch("INDI_DISABLED", "Off")]),
         switches(d, "OVERSCAN_MODE", "Overscan", QHY,
                  [Switch("INDI_ENABLED", "Include"), Switch("INDI_DISABLED", "Ignore", True)]),
         switches(d, "BIT_DEPTH", "Bit Depth", QHY,
                  [Switch(name, label, name == "BITS_16") for name, label in BIT_DEPTHS.items()]),
-        numbers(d, "WINDOW_HEATER", "Window Heater", QHY, [Number("HEATER", "Power (%)", 0, 0, 100, 1, "%.f")]),
         numbers(d, "FRAME_STATS", "Frame Statistics", STATS,
                 [Number(n, label, 0, 0, 0, 0, fmt) for n, label, fmt in (
                     ("FRAME_SEQUENCE", "Sequence", "%.f"), ("OB_MEAN", "OB mean (ADU)", "%.2f"),
@@ -170,7 +166,7 @@ def build(device: str, model: CameraModel, emulated: bool, upload_dir: str) -> d
 
 
 #: The order in which saved values are replayed: modes that change ranges come before the values they limit.
-CONFIG_ORDER = ("POLLING_PERIOD", "ACTIVE_DEVICES", "READ_MODE", "BIT_DEPTH", "DDR_BUFFER", "OVERSCAN_MODE",
-                "USB_TRAFFIC", "CCD_GAIN", "CCD_OFFSET", "WINDOW_HEATER", "CCD_BINNING", "CCD_FRAME",
+CONFIG_ORDER = ("POLLING_PERIOD", "ACTIVE_DEVICES", "READ_MODE", "BIT_DEPTH", "OVERSCAN_MODE",
+                "USB_TRAFFIC", "CCD_GAIN", "CCD_OFFSET", "CCD_BINNING", "CCD_FRAME",
                 "CCD_CAPTURE_FORMAT", "CCD_TRANSFER_FORMAT", "CCD_COMPRESSION", "CCD_TEMP_RAMP", "UPLOAD_MODE",
                 "UPLOAD_SETTINGS", "SCOPE_INFO")

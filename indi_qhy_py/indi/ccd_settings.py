@@ -1,4 +1,4 @@
-"""The CCD device's camera settings: gain, offset, read mode, geometry, bit depth, DDR, heater, and config files.
+"""The CCD device's camera settings: gain, offset, read mode, geometry, bit depth, and config files.
 
 Each handler hands its change to the camera layer (which checks it, applies it and re-applies everything after a
 re-initialisation), then ``sync`` makes every settings property show what the camera layer holds. Saved
@@ -53,10 +53,8 @@ class CcdSettings:
         a["CCD_GAIN"]["GAIN"].max = model.read_mode(s.read_mode).gain_max
         a["READ_MODE"].apply({mode_element(model.read_mode(s.read_mode).name): True})
         a["USB_TRAFFIC"]["TRAFFIC"].value = s.usb_traffic
-        a["DDR_BUFFER"].apply({"INDI_ENABLED" if s.ddr else "INDI_DISABLED": True})
         a["OVERSCAN_MODE"].apply({"INDI_ENABLED" if s.include_overscan else "INDI_DISABLED": True})
         a["BIT_DEPTH"].apply({"BITS_8" if s.bits == 8 else "BITS_16" if s.average_binning else "BITS_32": True})
-        a["WINDOW_HEATER"]["HEATER"].value = s.heater_percent
         if "CCD_CFA" in a:
             offsets = bayer_offsets(model, s)
             cfa = a["CCD_CFA"]
@@ -118,24 +116,13 @@ class CcdSettings:
     def _on_usb_traffic(self, v: Vector, values: dict[str, object]) -> None:
         self._simple(v, usb_traffic=round(float(values["TRAFFIC"])))  # type: ignore[arg-type]
 
-    def _on_ddr_buffer(self, v: Vector, values: dict[str, object]) -> None:
-        self._simple(v, ddr=v.choice(values) == "INDI_ENABLED")
-
-    def _on_window_heater(self, v: Vector, values: dict[str, object]) -> None:
-        self._simple(v, heater_percent=round(float(values["HEATER"])))  # type: ignore[arg-type]
-
     def _on_read_mode(self, v: Vector, values: dict[str, object]) -> None:
         choice = v.choice(values)
         mode = next((m for m in self.model.read_modes if mode_element(m.name) == choice), None)
         if mode is None:
             raise Refused("choose one read mode: " + ", ".join(mode_element(m.name) for m in self.model.read_modes))
-        gain = self.camera.settings.gain
-        self._configure(read_mode=mode.index, gain=min(gain, mode.gain_max))
-        message = f"read mode {mode.name}"
-        if gain > mode.gain_max:
-            message += f"; gain {gain} lowered to {mode.gain_max}, this mode's maximum"
-        self.device.update(self.device.all["CCD_GAIN"], State.OK, limits=True)
-        self.device.update(v, State.OK, message)
+        self._configure(read_mode=mode.index)  # every mode takes the same gain range (QHY's SDK)
+        self.device.update(v, State.OK, f"read mode {mode.name}")
 
     # --- saved configurations -------------------------------------------------------------------------------------
     def _on_config_process(self, v: Vector, values: dict[str, object]) -> None:

@@ -161,7 +161,6 @@ def frame_cards(model: CameraModel, device: str, frame: CapturedFrame, ctx: Head
     h["READMODE"] = (s.read_mode, ctx.read_mode_name)
     h["RDMDNAME"] = (ctx.read_mode_name, "read mode name")
     h["USBTRAFF"] = (s.usb_traffic, "USB traffic setting")
-    h["USBBUFF"] = (s.ddr, "camera DDR buffer used")
     h["BITDEPTH"] = (s.bits, "bits per pixel on the USB link")
     h["OVERSCAN"] = (s.include_overscan, "optical black and overscan included")
     if meta.sequence is not None:

@@ -15,7 +15,7 @@ import usb.core
 
 from ..emulator import emulated_backend
 from ..errors import DeviceBusyError, FirmwareError, QhyError
-from ..models import LOADER_PIDS, RUNTIME_PIDS, CameraModel, Family, family_for_pid, resolve_model
+from ..models import LOADER_PIDS, RUNTIME_PIDS, CameraModel, Family, family_for_pid, main_model
 from . import firmware
 from .link import CameraLink
 from .transport import Transport
@@ -46,13 +46,15 @@ class CameraInfo:
 
 
 def identify(device: usb.core.Device, backend: Any) -> CameraInfo:
-    """Open a runtime-stage device just long enough to read its status block."""
+    """Open a runtime-stage device just long enough to read its serial and colour (the 0xCA answers QHY's SDK
+    names a camera from). The family comes from the USB product ID; the variant (PH, L, Pro) is not among the
+    answers the SDK was seen to use, so every camera is taken for its family's main version."""
     with CameraLink.open(device) as link:
-        status = link.status()
+        serial, colour = link.serial(), link.is_colour()
     family = family_for_pid(device.idProduct) or Family.QHY600
     stand_in = getattr(backend, "stand_in", None)  # an emulator backend offers one per camera
-    return CameraInfo(resolve_model(family, status.colour, status.variant), status.serial, backend,
-                      stand_in(status.serial) if stand_in is not None else None)
+    return CameraInfo(main_model(family, colour), serial, backend,
+                      stand_in(serial) if stand_in is not None else None)
 
 
 def backends(emulate: str = "", rate_limit: bool = True) -> list[Any]:

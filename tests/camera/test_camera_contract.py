@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from indi_qhy_py import protocol
 from indi_qhy_py.camera import Camera, CameraBusyError, ExposureAborted, ExposureFailed
 from indi_qhy_py.camera.cooling import CoolerMode
-from indi_qhy_py.camera.settings import readout_rows
+from indi_qhy_py.camera.settings import rows_request
 from indi_qhy_py.emulator import EmulatedCamera, EmulatedClock, EmulatorBackend, FlatField
 from indi_qhy_py.models import QHY268C, QHY268M, QHY600M, CameraModel, Rect
 from indi_qhy_py.usb import firmware
@@ -108,8 +109,9 @@ def test_abort_during_the_download_is_quick(model: CameraModel) -> None:
 
 def test_settings_are_validated_with_their_range(bench: Bench) -> None:
     cam = bench.camera
-    with pytest.raises(ValueError, match=r"gain 80 is out of range 0\.\.60 in read mode Extended Full Well"):
-        cam.configure(read_mode=2, gain=80)
+    top = protocol.gain_max(cam.model.family.value)
+    with pytest.raises(ValueError, match=rf"gain {top + 1} is out of range 0\.\.{top} in read mode Extended Full"):
+        cam.configure(read_mode=2, gain=top + 1)
     with pytest.raises(ValueError, match=r"offset 300 is out of range 0\.\.255"):
         cam.configure(offset=300)
     with pytest.raises(ValueError, match="ROI"):
@@ -120,10 +122,12 @@ def test_settings_are_validated_with_their_range(bench: Bench) -> None:
 
 
 def _device_matches(bench: Bench) -> None:
+    """The camera holds every setting, as the registers QHY's SDK would have sent for them."""
     s, d = bench.camera.settings, bench.device.registers
-    y, rows = readout_rows(bench.camera.model, s)
-    assert (d.gain, d.offset, d.usb_traffic, d.read_mode, d.bits, d.roi_y, d.roi_height) == \
-        (s.gain, s.offset, s.usb_traffic, s.read_mode, s.bits, y, rows)
+    family = bench.camera.model.family.value
+    assert (d.gain, d.offset, d.usb_traffic, d.bits, (d.rows, d.first_row)) == \
+        (protocol.gain_registers(family, s.read_mode, s.gain), s.offset, s.usb_traffic, s.bits,
+         rows_request(bench.camera.model, s))
 
 
 @pytest.mark.emulated
@@ -132,7 +136,7 @@ def test_settings_survive_read_mode_and_bit_depth_changes(bench: Bench) -> None:
     cam = bench.camera
     cam.configure(gain=45, offset=40, usb_traffic=10, roi=Rect(100, 200, 1000, 300))
     _device_matches(bench)
-    cam.configure(read_mode="Extended Full Well 2CMS")  # the camera re-initialises and forgets
+    cam.configure(read_mode="Extended Full Well 2CMS")  # A0 re-initialises the camera: it forgets
     _device_matches(bench)
     cam.configure(bits=8)
     _device_matches(bench)
@@ -166,10 +170,10 @@ def test_damaged_frames_are_retried_then_reported(bench: Bench) -> None:
     needs_emulator(bench)
     cam = bench.camera
     small(cam)
-    bench.device.faults.inject("corrupt")
+    bench.device.faults.inject("zero_fill")
     frame = cam.start_exposure(0.01).result(10)
     assert frame.meta.good and frame.attempts == 2 and cam.stats.frames_retried == 1
-    bench.device.faults.inject("drop", frames=cam.retries + 1)
+    bench.device.faults.inject("misalign", frames=cam.retries + 1)
     with pytest.raises(ExposureFailed, match="misaligned"):
         cam.start_exposure(0.01).result(10)
     assert cam.stats.frames_failed == 1
@@ -274,3 +278,23 @@ def test_two_cameras_at_once() -> None:
             cam.disconnect()
 
 
+
+
+@pytest.mark.emulated
+def test_the_watchdog_is_fed_while_connected(bench: Bench) -> None:
+    """The camera layer feeds the FPGA watchdog (at QHY's SDK's 10 s; here sped up), so a camera whose watchdog
+    resets it when not fed (here within 0.5 s) never resets while connected — and does once the feeding stops."""
+    needs_emulator(bench)
+    assert bench.camera.housekeeping.watchdog_period_s == protocol.WATCHDOG_PERIOD_S == 10.0
+    bench.camera.housekeeping.watchdog_period_s = 0.1
+    bench.device.watchdog_s = 0.5
+    fed: list[float] = []
+    original = bench.device.feed_watchdog
+    bench.device.feed_watchdog = lambda: (fed.append(time.monotonic()), original())[1]  # type: ignore[method-assign]
+    time.sleep(1.5)
+    assert bench.device.watchdog_resets == 0 and bench.camera.state == "connected" and len(fed) >= 8
+    assert max(b - a for a, b in itertools.pairwise(fed)) < 0.5
+    bench.camera.housekeeping.stop()
+    time.sleep(0.7)
+    bench.device.present()
+    assert bench.device.watchdog_resets == 1

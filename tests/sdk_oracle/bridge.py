@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from indi_qhy_py import protocol
-from indi_qhy_py.emulator.commands import Stall
+from indi_qhy_py.emulator.control import Stall
 from indi_qhy_py.emulator.device import DeviceAbsent, EmulatedCamera, StreamTimeout
 
 _scripted_addresses = itertools.count(64)
@@ -90,6 +90,9 @@ class ScriptedUsbDevice:
     sent: int = 0
     ddr_auto: bool = False  # answer the DDR count (0xBC/4) with the unread part of the stream
     read_limits: list[int] = field(default_factory=list)  # caps on the next reads' sizes (0: a zero-length packet)
+    frame_ends: list[int] = field(default_factory=list)  # stream offsets where a transfer ends short (live frames)
+    slot: int = -1  # where it is plugged in (set by whoever plugs it)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         # the SDK lists cameras by an id made from this answer: every scripted device gets its own
@@ -115,17 +118,19 @@ class ScriptedUsbDevice:
         self.stream, self.sent = stream, 0
 
     def bulk_in(self, endpoint: int, address: int, length: int, timeout_ms: int) -> int:
-        n = min(length, len(self.stream) - self.sent)
-        if self.read_limits:
-            n = min(n, self.read_limits.pop(0))
-            if n == 0:
-                return 0
-        if n <= 0:
-            time.sleep(min(timeout_ms, 50) / 1000)
-            raise StreamTimeout("scripted stream exhausted")
-        ctypes.memmove(address, self.stream[self.sent : self.sent + n], n)
-        self.sent += n
-        return n
+        with self._lock:
+            end = next((e for e in self.frame_ends if e > self.sent), len(self.stream))
+            n = min(length, end - self.sent)
+            if self.read_limits:
+                n = min(n, self.read_limits.pop(0))
+                if n == 0:
+                    return 0
+            if n > 0:
+                ctypes.memmove(address, self.stream[self.sent : self.sent + n], n)
+                self.sent += n
+                return n
+        time.sleep(min(timeout_ms, 50) / 1000)
+        raise StreamTimeout("scripted stream exhausted")
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,7 @@ class Transfer:
     length: int
     result: int
     at: float
+    slot: int = -1  # the bus slot of the device it went to
 
     def line(self) -> str:
         if self.kind == "BULK":
@@ -198,17 +204,17 @@ class UsbBridge:
             if request_type & 0x80:
                 answer = device.control_in(request, value, index, length)[:length]
                 ctypes.memmove(data, answer, len(answer))
-                self._record(Transfer("IN", request, value, index, bytes(answer), length, len(answer), now))
+                self._record(Transfer("IN", request, value, index, bytes(answer), length, len(answer), now, slot))
                 return len(answer)
             sent = ctypes.string_at(data, length) if length else b""
             result = device.control_out(request, value, index, sent)
-            self._record(Transfer("OUT", request, value, index, sent, length, result, now))
+            self._record(Transfer("OUT", request, value, index, sent, length, result, now, slot))
             return length
         except Exception as err:
             code = _error_code(err)
             kind = "IN" if request_type & 0x80 else "OUT"
             sent = b"" if request_type & 0x80 or not length else ctypes.string_at(data, length)
-            self._record(Transfer(kind, request, value, index, sent, length, code, now))
+            self._record(Transfer(kind, request, value, index, sent, length, code, now, slot))
             return code
 
     def _bulk(self, slot, endpoint, data, length, transferred, timeout):  # type: ignore[no-untyped-def]

@@ -1,8 +1,8 @@
 """Regenerates ``indi_qhy_py/data/sdk_gain.json``: the A4 gain registers QHY's SDK sends, per model and read mode.
 
 The SDK never names the read mode to the camera: a read mode is a gain curve (observed: the A4 block is the only
-init request that changes with the mode). The file keeps each distinct curve once, as [analog, digital] per gain
-setting, and which curve each read mode uses. Run: ``python3 -m tests.sdk_oracle.gain_tables``.
+init request that changes with the mode). The file keeps each distinct curve once, as [analog, digital, conversion
+gain] per gain setting, and which curve each read mode uses. Run: ``python3 -m tests.sdk_oracle.gain_tables``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ FAMILIES = {"QHY600": 0xC601, "QHY268": 0xC269}
 
 
 def sweep(sdk: Sdk, product_id: int) -> dict[int, list[list[int]]]:
-    """Every read mode's curve: gain setting -> [analog, digital] as the SDK sends it."""
+    """Every read mode's curve: gain setting -> [analog, digital, conversion gain] as the SDK sends it."""
     cam, _ = open_scripted(sdk, product_id)
     curves: dict[int, list[list[int]]] = {}
     for mode in range(len(cam.read_modes())):
@@ -35,7 +35,7 @@ def sweep(sdk: Sdk, product_id: int) -> dict[int, list[list[int]]]:
             cam.SetQHYCCDParam(Control.GAIN, float(gain))
             block = next(t.data for t in sdk.bridge.since(mark) if t.kind == "OUT" and t.request == 0xD1)
             registers = protocol.decode_gain(block)
-            curve.append([registers.analog, registers.digital])
+            curve.append([registers.analog, registers.digital, int(registers.high_conversion)])
         curves[mode] = curve
     return curves
 

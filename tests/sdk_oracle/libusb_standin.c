@@ -222,18 +222,27 @@ int libusb_bulk_transfer(void *h, unsigned char endpoint, unsigned char *data, i
 }
 
 /* --- asynchronous transfers ----------------------------------------------------------------------------------- */
-struct queued { struct transfer *t; int cancelled; struct queued *next; };
+struct queued { struct transfer *t; int cancelled; int freed; struct queued *next; };
 static struct queued *queue_head;
+static struct queued *running; /* the transfer being completed now, if any (under lock) */
 
 void *libusb_alloc_transfer(int iso_packets) {
     (void)iso_packets;
     return calloc(1, sizeof(struct transfer) + 64);
 }
 
-void libusb_free_transfer(void *t) {
-    struct transfer *tr = t;
+static void free_now(struct transfer *tr) {
     if (tr && (tr->flags & FLAG_FREE_BUFFER)) free(tr->buffer);
     free(tr);
+}
+
+/* A transfer freed while it is being completed is freed once that ends (and gets no callback). */
+void libusb_free_transfer(void *t) {
+    pthread_mutex_lock(&lock);
+    int deferred = running && running->t == t;
+    if (deferred) running->freed = 1;
+    pthread_mutex_unlock(&lock);
+    if (!deferred) free_now(t);
 }
 
 int libusb_submit_transfer(struct transfer *t) {
@@ -248,11 +257,13 @@ int libusb_submit_transfer(struct transfer *t) {
     return 0;
 }
 
+/* As libusb: a transfer still queued or being completed is cancelled (its callback follows with CANCELLED). */
 int libusb_cancel_transfer(struct transfer *t) {
     int found = 0;
     pthread_mutex_lock(&lock);
     for (struct queued *q = queue_head; q; q = q->next)
         if (q->t == t) { q->cancelled = 1; found = 1; }
+    if (running && running->t == t) { running->cancelled = 1; found = 1; }
     pthread_mutex_unlock(&lock);
     event("cancel", -1, found);
     return found ? 0 : ERR_NOT_FOUND;
@@ -268,9 +279,10 @@ static int status_of(int rc) {
     }
 }
 
-static void run_transfer(struct transfer *t, int cancelled) {
+static void run_transfer(struct queued *q) {
+    struct transfer *t = q->t;
     int slot = ((struct handle *)t->dev_handle)->slot;
-    if (cancelled) {
+    if (q->cancelled) {
         t->status = TS_CANCELLED;
         t->actual_length = 0;
     } else if (t->type == TYPE_CONTROL) {
@@ -281,10 +293,31 @@ static void run_transfer(struct transfer *t, int cancelled) {
         t->status = rc < 0 ? status_of(rc) : TS_COMPLETED;
         t->actual_length = rc < 0 ? 0 : rc;
     } else {
-        int got = 0;
-        int rc = py_bulk(slot, t->endpoint, t->buffer, t->length, &got, t->timeout);
-        t->status = status_of(rc);
-        t->actual_length = got;
+        /* read into a buffer of our own and copy only if the transfer is still wanted: the SDK may cancel it, or
+         * free it and its buffer, while Python serves the read */
+        int got = 0, length = t->length;
+        unsigned char *bounce = malloc(length > 0 ? length : 1);
+        int rc = py_bulk(slot, t->endpoint, bounce, length, &got, t->timeout);
+        pthread_mutex_lock(&lock);
+        if (!q->cancelled && !q->freed) {
+            memcpy(t->buffer, bounce, got);
+            t->status = status_of(rc);
+            t->actual_length = got;
+        }
+        pthread_mutex_unlock(&lock);
+        free(bounce);
+    }
+    pthread_mutex_lock(&lock);
+    if (q->cancelled && !q->freed) {
+        t->status = TS_CANCELLED; /* cancelled while it ran */
+        t->actual_length = 0;
+    }
+    int freed = q->freed;
+    running = 0;
+    pthread_mutex_unlock(&lock);
+    if (freed) {
+        free_now(t);
+        return;
     }
     uint8_t flags = t->flags;
     if (t->callback) t->callback(t);
@@ -302,8 +335,9 @@ static int complete_queued(void) {
         pthread_mutex_lock(&lock);
         struct queued *q = queue_head;
         if (q) queue_head = q->next;
+        running = q;
         pthread_mutex_unlock(&lock);
-        if (q) run_transfer(q->t, q->cancelled);
+        if (q) run_transfer(q);
         pthread_mutex_unlock(&completing);
         if (!q) return done;
         free(q);

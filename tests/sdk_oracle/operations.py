@@ -120,9 +120,12 @@ def trace(sdk: Sdk, cam: SdkCamera, operation: str) -> tuple[object, list[Transf
     return result, sdk.bridge.since(mark)
 
 
-def without_watchdog(transfers: list[Transfer], register: int = 0x67) -> list[Transfer]:
-    """The transfers minus the watchdog thread's writes, which come on their own clock."""
-    return [t for t in transfers if not (t.kind == "OUT" and t.request == 0xB9 and t.index == register)]
+def without_watchdog(transfers: list[Transfer]) -> list[Transfer]:
+    """The transfers minus those of the SDK's background threads, which come on their own clocks: the watchdog's
+    FPGA writes and the sensor-status reads."""
+    return [t for t in transfers
+            if not (t.kind == "OUT" and t.request == protocol.REQ_FPGA_WRITE and t.index == protocol.FPGA_WATCHDOG)
+            and not (t.kind == "IN" and (t.request, t.index) == (protocol.REQ_SENSORS, protocol.SENSOR_STATUS))]
 
 
 def render(runs: list[list[Transfer]]) -> str:

@@ -88,6 +88,7 @@ def frame_layout(cam: SdkCamera, device: ScriptedUsbDevice, stream_bytes: int, s
 def open_scripted(sdk: Sdk, product_id: int, slot: int = 7) -> tuple[SdkCamera, ScriptedUsbDevice]:
     """The SDK on a new scripted device in ``slot``: opened, in single-frame mode, initialised, 1 ms exposures."""
     device = ScriptedUsbDevice(product_id, ddr_auto=True)
+    device.slot = slot
     camera_id = sdk.plug(slot, device)
     cam = sdk.open(camera_id)
     cam.SetQHYCCDStreamMode(0)

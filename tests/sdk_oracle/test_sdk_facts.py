@@ -7,6 +7,7 @@ the project's encoders and decoders must agree with it byte for byte, field by f
 from __future__ import annotations
 
 import ctypes
+import time
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from indi_qhy_py import protocol
 from indi_qhy_py.models import model_by_name
 
 from .bridge import Transfer
+from .periods import measure
 from .probe import expose_stream, locate
 from .sdk import Control
 
@@ -44,7 +46,7 @@ def test_command_blocks_equal_the_sdks(sdk, scripted, control: int, value: float
     cam, _ = scripted(QHY600M)
     blocks = commands(sent(sdk, cam, lambda c: c.SetQHYCCDParam(control, value)))
     assert len(blocks) == 1
-    meaningful = {protocol.SdkCommand.EXPOSURE: 5, protocol.SdkCommand.OFFSET: 3}.get(expected[0], 2)
+    meaningful = {protocol.Command.EXPOSURE: 5, protocol.Command.OFFSET: 3}.get(expected[0], 2)
     assert blocks[0].data[:meaningful] == expected[:meaningful]
 
 
@@ -62,9 +64,9 @@ def test_gain_registers_equal_the_sdks_over_the_whole_range(sdk, scripted, produ
     try:
         for gain in range(int(low.value), int(high.value) + 1):
             block = commands(sent(sdk, cam, lambda c, g=gain: c.SetQHYCCDParam(Control.GAIN, float(g))))[0].data
-            assert len(block) == protocol.SDK_GAIN_BLOCK_LEN
+            assert len(block) == protocol.GAIN_BLOCK_LEN
             mine = protocol.encode_gain(protocol.gain_registers(family, mode, gain), family)
-            meaningful = (0, 1, 2, 3, 4) + ((8, 12) if family == "QHY268" else ())  # the rest varies run to run
+            meaningful = (0, 1, 2, 3, 4, 16) + ((8, 12) if family == "QHY268" else ())  # the rest varies
             if (protocol.decode_gain(block) != protocol.gain_registers(family, mode, gain)
                     or [block[i] for i in meaningful] != [mine[i] for i in meaningful]):
                 wrong.append(gain)
@@ -145,7 +147,7 @@ def test_the_image_starts_hidden_rows_after_the_marker(sdk, scripted, product_id
     model = model_by_name(family + "M")
     width, height = model.readout_width, model.readout_height
     cam.SetQHYCCDResolution(0, 0, width, height)
-    hidden = protocol.sdk_readout(family, 0, 0, height).hidden  # 34 on the QHY600, none on the QHY268
+    hidden = protocol.readout_for(family, 0, 0, height).hidden  # 34 on the QHY600, none on the QHY268
     rng = np.random.default_rng(marker_at)
     stream = bytearray(rng.integers(0, 255, marker_at + 4 + width * (height + hidden + 2) * 2, dtype=np.uint8))
     stream = stream.replace(protocol.FRAME_MARKER, b"\0\0\0\0")  # only the marker we place
@@ -189,14 +191,16 @@ def test_qhy268_rows_block_equals_the_sdks(sdk, scripted, binning: int, roi: tup
 @pytest.mark.parametrize(("colour", "name"), [(False, "QHY600M"), (True, "QHY600C")])
 def test_the_camera_type_answer_tells_colour(sdk, colour: bool, name: str) -> None:
     from .bridge import ScriptedUsbDevice
+    from .conftest import next_slot
 
     device = ScriptedUsbDevice(QHY600M, answers={
         (protocol.REQ_CAMERA_ID, protocol.CAMERA_TYPE_INDEX): protocol.encode_camera_type(colour)})
-    camera_id = sdk.plug(7, device)
+    slot = next_slot()
+    camera_id = sdk.plug(slot, device)
     try:
         assert camera_id.startswith(name + "-")
     finally:
-        sdk.unplug(7)
+        sdk.unplug(slot)
 
 
 @pytest.mark.parametrize("answer", [b"0", b"4", b"N"])
@@ -233,3 +237,110 @@ def test_the_models_geometry_is_what_the_sdk_reports(sdk, scripted, product_id: 
     assert info.pixel_width_um == pytest.approx(model.pixel_um)
     eff = model.effective
     assert cam.area("effective") == (eff.x, eff.y, eff.width, eff.height)
+
+
+def test_the_sdk_refuses_to_turn_the_frame_buffer_off(sdk, scripted) -> None:
+    """DDR off is refused for these models and sends nothing; DDR on is A9 FF: the buffer is always on."""
+    cam, _ = scripted(QHY600M)
+    assert sent(sdk, cam, lambda c: c.SetQHYCCDParam(Control.DDR, 0.0)) == []
+    assert cam.SetQHYCCDParam(Control.DDR, 0.0) == 0xFFFFFFFF
+    blocks = commands(sent(sdk, cam, lambda c: c.SetQHYCCDParam(Control.DDR, 1.0)))
+    assert [b.data[:2] for b in blocks] == [protocol.encode_ddr()[:2]]
+
+
+def test_the_sensor_status_is_byte_0_of_d5_24_as_is(sdk, scripted) -> None:
+    """GetQHYCCDParam(CAM_Sensor_ULVO_Status) returns byte 0 of the last 0xD5/0x24 answer as is (the call itself
+    sends nothing: an SDK thread reads it)."""
+    cam, device = scripted(QHY600M)
+    status_of = (protocol.REQ_SENSORS, protocol.SENSOR_STATUS)
+    for value in (3, 1):
+        device.answers[status_of] = bytes([value]) + bytes(63)
+        deadline = time.monotonic() + 12
+        while cam.GetQHYCCDParam(Control.SENSOR_ULVO_STATUS) != value:
+            assert time.monotonic() < deadline, f"status {value} never read"
+            time.sleep(0.1)
+    assert sent(sdk, cam, lambda c: c.GetQHYCCDParam(Control.SENSOR_ULVO_STATUS)) == []
+
+
+def test_the_sdks_threads_read_the_status_every_5_s_and_feed_the_watchdog_every_10_s(sdk) -> None:
+    """Measured on a slot of its own (``periods.py``), where no other opened camera's thread reads."""
+    from .conftest import QUIET_SLOT
+
+    periods = measure(sdk, QUIET_SLOT)
+    assert periods["status"] and all(abs(g - protocol.SENSOR_STATUS_PERIOD_S) < 0.3 for g in periods["status"])
+    assert periods["watchdog"] and all(abs(g - protocol.WATCHDOG_PERIOD_S) < 0.3 for g in periods["watchdog"])
+
+
+@pytest.mark.parametrize(("answer", "returned", "date"), [
+    ("180511", "8511", "2024-05-17"), ("190511", "9511", "2025-05-17"), ("1a0511", "1a05", "2017-10-05"),
+    ("851100", "8511", "2024-05-17")])
+def test_the_firmware_version_is_repacked_below_0x1a(sdk, scripted, answer: str, returned: str, date: str) -> None:
+    """Below 0x1A the SDK takes bytes 0-2 as year - 2000, month, day and returns them packed; from 0x1A on it
+    returns them as they are. The driver reads the same date from the camera's answer as from the SDK's."""
+    cam, device = scripted(QHY600M)
+    device.answers[protocol.REQ_FIRMWARE_VERSION] = bytes.fromhex(answer).ljust(10, b"\0")
+    rc, text = cam.text("GetQHYCCDFWVersion")
+    assert rc == 0 and text.encode("latin-1").hex().startswith(returned)
+    assert protocol.decode_firmware_date(bytes.fromhex(answer)) == protocol.decode_firmware_date(
+        bytes.fromhex(returned)) == date
+
+
+def test_the_fpga_version_is_the_four_bc_bytes(sdk, scripted) -> None:
+    cam, device = scripted(QHY600M)
+    for index, value in zip(protocol.FPGA_VERSION_INDEXES, (0x24, 0x05, 0x17, 0x01), strict=True):
+        device.answers[(protocol.REQ_DDR_COUNT, index)] = bytes([value])
+    rc, text = cam.text("GetQHYCCDFPGAVersion", 0)
+    assert rc == 0 and text.encode("latin-1") == bytes([0x24, 0x05, 0x17, 0x01])
+
+
+def _live_frames(sdk, cam, device, extra: int, frames: int = 6) -> int:  # type: ignore[no-untyped-def]
+    """Live frames the SDK hands out for a stream of frames of (rows + marker + ``extra``) bytes, each ending a
+    transfer."""
+    cam.SetQHYCCDStreamMode(1)
+    cam.InitQHYCCD()
+    try:
+        cam.SetQHYCCDParam(Control.TRANSFERBIT, 8.0)
+        cam.SetQHYCCDBinMode(1, 1)
+        cam.SetQHYCCDResolution(0, 0, 9600, 100)
+        rows_bytes = 9600 * (100 + protocol.ROW_MARGIN) + extra
+        rng = np.random.default_rng(extra + 10)
+        stream = b"".join(rng.integers(1, 200, rows_bytes, dtype=np.uint8).tobytes() + protocol.FRAME_MARKER
+                          for _ in range(frames))
+        device.frame_ends = [(i + 1) * (rows_bytes + 4) for i in range(frames)]
+        device.ddr_auto = False
+        device.feed(stream)
+        assert cam.BeginQHYCCDLive() == 0
+        buffer, got = ctypes.create_string_buffer(cam.GetQHYCCDMemLength()), 0
+        deadline = time.monotonic() + 4
+        while (time.monotonic() < deadline and device.sent < len(stream)) or time.monotonic() < deadline - 3:
+            got += cam.live_frame(buffer)[0] == 0
+            time.sleep(0.002)
+        time.sleep(0.3)
+        got += cam.live_frame(buffer)[0] == 0
+        cam.StopQHYCCDLive()
+        return got
+    finally:
+        device.frame_ends = []
+        cam.SetQHYCCDStreamMode(0)
+        cam.InitQHYCCD()
+
+
+def test_a_live_frame_is_the_rows_then_the_marker_ending_a_transfer(sdk, scripted) -> None:
+    """Exactly rows x width + 4 bytes between two short transfers ending in the marker is a frame; 4 bytes more or
+    less is not (the SDK skips the first frame after the stream starts)."""
+    cam, device = scripted(QHY600M)
+    assert _live_frames(sdk, cam, device, 0) >= 3
+    assert _live_frames(sdk, cam, device, 4) == 0
+    assert _live_frames(sdk, cam, device, -4) == 0
+
+
+def test_init_sends_the_whole_set_in_its_order_with_a_5_s_exposure(sdk, scripted) -> None:
+    """InitQHYCCD: A0 01, (QHY600) FPGA 0x62, A3 with 5 s whatever was set before, A4, A8, A5, A9, FPGA 0x27 = 5."""
+    cam, _ = scripted(QHY600M)
+    cam.SetQHYCCDParam(Control.EXPOSURE, 1000.0)
+    out = [t for t in sent(sdk, cam, lambda c: c.InitQHYCCD()) if t.kind == "OUT" and t.index != protocol.FPGA_WATCHDOG]
+    codes = [t.data[0] if t.request == protocol.REQ_COMMAND else (t.request, t.index) for t in out]
+    assert codes == [0xA0, (protocol.REQ_FPGA_WRITE, protocol.FPGA_INIT_A), 0xA3, 0xA4, 0xA8, 0xA5, 0xA9,
+                     (protocol.REQ_FPGA_WRITE, protocol.FPGA_INIT_B)]
+    assert protocol.decode_exposure(out[2].data) == protocol.INIT_EXPOSURE_US
+    assert out[-1].value == protocol.FPGA_INIT_B_VALUE

@@ -75,7 +75,7 @@ def test_upload_end_to_end(tmp_path: Path) -> None:
     for section in sections:  # the boot loader's RAM holds every byte
         assert cam.ram.read(section.address, len(section.data)) == section.data
     with CameraLink.open(device) as link:
-        assert link.status().serial == cam.serial
+        assert link.serial() == cam.serial
 
 
 def test_bad_image_is_refused_before_anything_is_sent(tmp_path: Path) -> None:

@@ -11,9 +11,9 @@ import pytest
 from indi_qhy_py import protocol
 from indi_qhy_py.errors import DeviceBusyError, DeviceGoneError, UsbError, UsbTimeoutError
 from indi_qhy_py.models import QHY268C, QHY268M, QHY600M
-from indi_qhy_py.protocol import Command
+from indi_qhy_py.usb.link import CameraLink
 from indi_qhy_py.usb.transport import ReadCancelled, Transport
-from tests.conftest import expose, make_rig, send, status
+from tests.conftest import expose, make_rig
 
 pytestmark = pytest.mark.emulated
 
@@ -23,7 +23,7 @@ def test_finds_only_qhy_product_ids_in_bus_order() -> None:
     found = Transport.find([QHY268C.runtime_pid], rig.backend)
     assert len(found) == 2 and found[0].address < found[1].address
     assert Transport.find([0x1234], rig.backend) == []
-    serials = {status(rig.open(i)).serial for i in range(3)}
+    serials = {rig.open(i).serial() for i in range(3)}
     assert serials == {c.serial for c in rig.cameras}
 
 
@@ -41,15 +41,15 @@ def test_unplugged_device_is_gone_with_errno() -> None:
     transport = rig.open().transport  # the transport itself: its own contract
     rig.cameras[0].unplug(down_s=5)
     with pytest.raises(DeviceGoneError) as info:
-        status(transport)
+        CameraLink(transport).temperature()
     assert info.value.errno == errno.ENODEV
-    assert "0xD2" in str(info.value)
+    assert "0xF2" in str(info.value)
     assert Transport.find([QHY600M.runtime_pid], rig.backend) == []
     rig.clock.advance(5)
     back = Transport.find([QHY600M.runtime_pid], rig.backend)
     assert len(back) == 1 and back[0].address != transport.device.address
     with pytest.raises(DeviceGoneError):  # the old handle stays dead
-        status(transport)
+        CameraLink(transport).temperature()
 
 
 def test_read_with_nothing_to_send_times_out() -> None:
@@ -60,30 +60,33 @@ def test_read_with_nothing_to_send_times_out() -> None:
     assert info.value.errno == errno.ETIMEDOUT
 
 
+def _started(rig) -> tuple[Transport, int]:
+    """A full frame started on the rig's camera; the transport and the frame's length."""
+    link = rig.open()
+    link.start_exposure()
+    model = rig.cameras[0].model
+    readout = protocol.readout_for(model.family.value, 0, protocol.FIRST_ROW, model.readout_height)
+    return link.transport, protocol.single_frame_length(model.readout_width, readout.streamed_rows, 16)
+
+
 def test_frames_are_read_in_place_in_chunks() -> None:
     rig = make_rig(QHY268M)
-    transport = rig.open().transport  # the transport itself: its own contract
-    send(transport, Command.START)
-    layout = protocol.frame_layout(QHY268M.readout_width, QHY268M.readout_height, 16, False)
-    buf = np.zeros(layout.total_len, np.uint8)
+    transport, total = _started(rig)
+    buf = np.zeros(total, np.uint8)
     seen: list[int] = []
-    while status(transport).state != protocol.CameraState.FRAME_READY:
-        pass
-    got = transport.read_frame(buf, layout.total_len, 2000, progress=seen.append, chunk=1 << 20)
-    assert got == layout.total_len
-    assert seen == sorted(seen) and len(seen) == -(-layout.total_len // (1 << 20))
-    assert bytes(buf[layout.trailer_offset : layout.trailer_offset + 4]) == protocol.TRAILER_MAGIC
+    got = transport.read_frame(buf, total, 2000, progress=seen.append, chunk=1 << 20)
+    assert got == total
+    assert seen == sorted(seen) and len(seen) == -(-total // (1 << 20))
+    assert bytes(buf[:4]) == protocol.FRAME_MARKER
 
 
 def test_cancel_between_chunks() -> None:
     rig = make_rig(QHY600M, rate_limit=True)
-    transport = rig.open().transport  # the transport itself: its own contract
-    send(transport, Command.START)
+    transport, total = _started(rig)
     cancel = threading.Event()
-    layout = protocol.frame_layout(QHY600M.readout_width, QHY600M.readout_height, 16, False)
-    buf = np.zeros(layout.total_len, np.uint8)
+    buf = np.zeros(total, np.uint8)
     with pytest.raises(ReadCancelled):
-        transport.read_frame(buf, layout.total_len, 5000, cancel=cancel,
+        transport.read_frame(buf, total, 5000, cancel=cancel,
                              progress=lambda n: cancel.set() if n > 8 << 20 else None)
 
 
@@ -100,16 +103,20 @@ def test_stalled_control_request_is_a_usb_error() -> None:
     rig = make_rig(QHY268M)
     transport = rig.open().transport  # the transport itself: its own contract
     with pytest.raises(UsbError) as info:
-        send(transport, Command.READ_MODE, mode=9)
+        transport.control_out(0xD2, bytes(16))  # a request QHY's SDK never makes
+    assert info.value.errno == errno.EPIPE
+    with pytest.raises(UsbError) as info:
+        CameraLink(transport).command(bytes([0xAC]) + bytes(15))  # nor this command
     assert info.value.errno == errno.EPIPE
 
 
 def test_drain_discards_queued_bytes() -> None:
     rig = make_rig(QHY268M)
     transport = rig.open().transport  # the transport itself: its own contract
-    _raw, received = expose(transport, QHY268M, rows=8)
-    send(transport, Command.START)
-    while status(transport).state != protocol.CameraState.FRAME_READY:
+    link = CameraLink(transport)
+    exposed = expose(link, QHY268M, height=8)
+    link.start_exposure()
+    while link.ddr_bytes() < exposed.received:
         pass
-    assert transport.drain() == received
-    assert status(transport).state == protocol.CameraState.IDLE
+    assert transport.drain() == exposed.received
+    assert link.ddr_bytes() == 0
