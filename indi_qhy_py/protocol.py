@@ -403,9 +403,28 @@ def decode_manual_pwm(raw: bytes) -> int | None:
 
 # --- the filter-wheel port (OBSERVED: cfw.txt, test_sdk_facts filter wheel) -----------------------------------------
 REQ_CFW_WRITE, REQ_CFW_READ = 0xC1, 0xC3  # ASCII out, answers in
-CFW_VERSION_QUERY = b"VRS"  # C1; then C3 8 bytes. IsQHYCCDCFWPlugged asks it (what counts as plugged: unknown)
+CFW_VERSION_QUERY = b"VRS"  # C1; then C3 8 bytes. IsQHYCCDCFWPlugged asks it: plugged when byte 0 is "2"
+CFW_SLOTS_QUERY = b"MXP"  # C1; then C3 1 byte: GetQHYCCDParam(CFWSLOTSNUM) returns it minus "0" ("7" -> 7)
 CFW_POSITION_QUERY = b"NOW"  # C1; then C3 1 byte, which GetQHYCCDCFWStatus returns as the wheel's status
-#: SendOrder2QHYCCDCFW's order goes out on C1 as is: one ASCII digit per slot ("3" -> 33)
+CFW_QUERIES = (CFW_VERSION_QUERY, CFW_SLOTS_QUERY, CFW_POSITION_QUERY)
+CFW_ANSWER_LEN = {CFW_VERSION_QUERY: 8, CFW_SLOTS_QUERY: 1, CFW_POSITION_QUERY: 1}
+#: An order goes out on C1 as one byte: SendOrder2QHYCCDCFW sends its text as is ("5" -> 35), SetQHYCCDParam(CFWPORT)
+#: its value as a byte (52.0 -> 34). ASSUMED, as INDI's C++ driver orders them: "0" is slot 1, "1" slot 2, ...; the
+#: position answer counts the same way, and a wheel still turning answers something else (the emulator: "N").
+CFW_MOVING = b"N"
+
+
+def cfw_plugged(version: bytes) -> bool:
+    return version[:1] == b"2"
+
+
+def encode_cfw_digit(value: int) -> bytes:
+    return bytes([0x30 + value])
+
+
+def decode_cfw_digit(raw: bytes) -> int | None:
+    """A slot (0-based) or slot count from a one-byte order or answer; None when it is not a digit 0-9."""
+    return raw[0] - 0x30 if raw and 0x30 <= raw[0] <= 0x39 else None
 
 # --- the frame stream on EP 0x81 (OBSERVED: test_sdk_facts frame marker, offsets, byte order, DDR units; live) --------
 FRAME_MARKER = b"\xee\x11\xdd\x22"

@@ -29,8 +29,9 @@ from ..usb.link import CameraLink
 from . import settings as geometry
 from .cooling import Cooler, CoolerMode, CoolingRamp, CoolingReading
 from .exposure import Exposure
+from .filter_wheel import CameraWheel
 from .housekeeping import Housekeeping
-from .settings import CameraSettings, Stats
+from .settings import CameraFacts, CameraSettings, Stats
 from .telemetry import Telemetry
 
 EventSink = Callable[[str, str], None]  # (level "INFO" | "WARNING" | "ERROR", text)
@@ -53,6 +54,7 @@ class Camera:
         self.stats = Stats()
         self.cooler = Cooler(self, clock, self.event)
         self.housekeeping = Housekeeping(self)
+        self.wheel = CameraWheel(self)  # the filter wheel on the camera's port, when there is one
         self.firmware_date: str | None = None
         self.fpga_version = b""
         self._settings = CameraSettings()
@@ -85,6 +87,16 @@ class Camera:
     def telemetry(self) -> Telemetry | None:
         return self._telemetry
 
+    def facts(self, power_fault: bool = False) -> CameraFacts:
+        telemetry = self._telemetry
+        return CameraFacts(self.info.serial, self.firmware_date, self.fpga_version.hex(),
+                           telemetry.humidity_percent if telemetry else None, power_fault)
+
+    @property
+    def exposing(self) -> bool:
+        """An exposure (or its download) is under way."""
+        return self._exposure is not None and not self._exposure.done()
+
     def event(self, level: str, text: str) -> None:
         """Something the user should see: to the driver's clients, and to the log."""
         self.logger.log(logging.getLevelName(level), text)
@@ -104,7 +116,7 @@ class Camera:
         """Close the camera; with ``warm_up`` first let the sensor warm gradually and switch the TEC off."""
         if self._state == "disconnected":
             return
-        if self._exposure is not None and not self._exposure.done():
+        if self.exposing and self._exposure is not None:
             self._exposure.abort()
         if warm_up and self._state == "connected" and self.cooler.mode is not CoolerMode.OFF:
             self.warm_up(warm_up_timeout_s)
@@ -139,6 +151,7 @@ class Camera:
                 self._close_link()
                 raise
         self.attachments += 1
+        self.wheel.reset()
         return True
 
     def _initialise(self) -> None:
@@ -238,7 +251,7 @@ class Camera:
     # --- settings -----------------------------------------------------------------------------------------------
     def configure(self, **changes: Any) -> CameraSettings:
         """Validate and apply setting changes; a bad value raises ValueError naming the allowed range."""
-        if self._exposure is not None and not self._exposure.done():
+        if self.exposing:
             raise CameraBusyError("settings cannot change while an exposure or download runs")
         new = dataclasses.replace(self._settings, **changes)
         if "read_mode" in changes and isinstance(new.read_mode, str):
@@ -335,8 +348,10 @@ class Camera:
                              f"{self.model.exposure_max_s:.0f} s")
         if self._state != "connected":
             raise DeviceGoneError(f"{self.id} is {self._state}")
-        if self._exposure is not None and not self._exposure.done():
+        if self.exposing:
             raise CameraBusyError("an exposure is already running")
+        if self.wheel.state.moving:
+            raise CameraBusyError(f"the filter wheel is turning to slot {self.wheel.state.target}")
         self._exposure = Exposure(self, seconds)
         self._exposure.start()
         return self._exposure

@@ -57,6 +57,7 @@ class Exposure:
         self._result: CapturedFrame | None = None
         self._error: QhyError | None = None
         self._callbacks: list[Callable[[Exposure], None]] = []
+        self._power_faults = camera.housekeeping.power_faults  # a count that grows means a 12 V fault meanwhile
         self._thread = threading.Thread(target=self._run, name=f"{camera.id}-exposure", daemon=True)
 
     def start(self) -> None:
@@ -259,8 +260,10 @@ class Exposure:
             return meta
         cam.next_sequence = None if meta.sequence is None else (meta.sequence + 1) & 0xFFFFFFFF
         telemetry = cam.telemetry
+        power_fault = cam.housekeeping.under_voltage or cam.housekeeping.power_faults != self._power_faults
         return CapturedFrame(frame.pixels, meta, started, self.seconds, settings,
-                             telemetry.temperature_c if telemetry else float("nan"), attempt, downloaded_at)
+                             telemetry.temperature_c if telemetry else float("nan"), attempt, downloaded_at,
+                             cam.facts(power_fault))
 
 
 def _error_meta(text: str) -> FrameMeta:

@@ -3,7 +3,8 @@
 Every poll it reads the temperature and TEC power (and humidity) and steps the cooler's ramp; every 5 s it reads
 the sensor's working status, which says when the 12 V supply sagged (the SDK's period); every 10 s it feeds the
 FPGA watchdog (the SDK's period: a camera that is not fed is expected to reset); while the camera is gone it
-looks for it and, when it is back, restores it.
+looks for it and, when it is back, restores it; for a minute after each connect it looks for a filter wheel on the
+camera's port.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Housekeeping:
         self._fed_at = -float("inf")
         self._status_at = -float("inf")
         self._under_voltage = False
+        self.power_faults = 0  # times the camera went into a power fault since connecting
 
     def start(self) -> None:
         self._stop.clear()
@@ -66,12 +68,14 @@ class Housekeeping:
             self._fed_at = now
         with_status = now - self._status_at >= self.status_period_s
         telemetry = cam.poll(sensor_status=with_status)
+        cam.wheel.search()
         if with_status:
             self._status_at = now
             self._report_power(telemetry.under_voltage, telemetry.sensor_status)
 
     def _report_power(self, under_voltage: bool, status: int | None) -> None:
         if under_voltage and not self._under_voltage:
+            self.power_faults += 1
             self.camera.event("ERROR", f"the camera reports a power fault (sensor status {status}): check the 12 V "
                                        "supply — it sags below 11.5 V, and the camera may reboot")
         elif self._under_voltage and not under_voltage:

@@ -46,6 +46,17 @@ class Stats:
     reconnects: int = 0
 
 
+@dataclass(frozen=True)
+class CameraFacts:
+    """What the camera said of itself, as it goes into a frame's header."""
+
+    serial: str
+    firmware_date: str | None  # the FX3 firmware's date, YYYY-MM-DD; None when it did not give one
+    fpga_version: str  # the four FPGA version bytes, hex
+    humidity_percent: float | None = None  # chamber humidity at readout (cameras with the sensor)
+    power_fault: bool = False  # the camera reported a 12 V fault while the frame was taken
+
+
 @dataclass
 class CapturedFrame:
     pixels: np.ndarray
@@ -56,6 +67,7 @@ class CapturedFrame:
     temperature_c: float
     attempts: int
     downloaded_at: float = 0.0  # time.monotonic() when the last byte arrived (for delivery timing)
+    facts: CameraFacts | None = None
 
 
 def validate(model: CameraModel, s: CameraSettings) -> None:

@@ -20,7 +20,7 @@ from ..models import CameraModel
 from .clock import EmulatedClock
 from .control import CameraRegisters, ControlRequests, Stall
 from .faults import FaultInjector, FaultSite, damage
-from .filter_port import FilterPort
+from .filter_port import EmulatedWheel, FilterPort
 from .loader import BootLoaderRam
 from .power import PowerSupply
 from .readout import FrameBuilder
@@ -69,7 +69,7 @@ class EmulatedCamera:
 
     def __init__(self, model: CameraModel, serial: str | None = None, clock: EmulatedClock | None = None,
                  seed: int = 1, boot_loader: bool = False, rate_limit: bool = True, ambient_c: float = 20.0,
-                 watchdog_s: float | None = WATCHDOG_TIMEOUT_S) -> None:
+                 watchdog_s: float | None = WATCHDOG_TIMEOUT_S, filter_wheel: EmulatedWheel | None = None) -> None:
         self.model = model
         self.serial = serial or f"{model.name[3:7]}{seed:012X}"[:16]
         self.clock = clock or EmulatedClock()
@@ -82,7 +82,7 @@ class EmulatedCamera:
                                     humidity_base=25.0 if model.humidity_sensor else 0.0)
         self.thermal.reset(self.clock.now())
         self.power = PowerSupply()
-        self.filter_port = FilterPort()
+        self.filter_port = FilterPort(self.clock.now, filter_wheel)
         self.rate_limit = rate_limit
         self.watchdog_s = watchdog_s
         self.boots_in_loader = boot_loader
@@ -123,6 +123,7 @@ class EmulatedCamera:
                 self.generation += 1
                 self.address = next(_addresses)
                 self.thermal.set_powered(now, True)
+                self.filter_port.power_on()  # the wheel, powered from the camera, starts again
             return self._absent_until is None
 
     def check(self, generation: int) -> None:

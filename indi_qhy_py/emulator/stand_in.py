@@ -7,8 +7,10 @@ that means for the emulated sky, panel or capped scope is decided here.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
+from .power import NOMINAL_V
 from .scene import Dark, FlatField, StarField
 
 if TYPE_CHECKING:
@@ -25,8 +27,12 @@ FAULTS = {
     "short": "the next frame(s) end early",
     "stall": "the next frame's transfer stalls",
     "misalign": "stale bytes arrive before the next frame(s)",
+    "supply_sag": "the 12 V supply sags below 11.5 V for the down time (the camera reports a power fault)",
+    "cfw_silent": "the filter wheel on the camera port stops answering for the down time",
 }
 _UNPLUG_POINTS = {"power_cycle_in_exposure": "exposure", "power_cycle_in_download": "readout"}
+_TIMED = ("supply_sag", "cfw_silent")
+SAG_V = 11.0
 FLAT_FILL = 0.25  # ASSUMED: a flat panel fills the well to a quarter in one second at gain 0
 
 
@@ -52,7 +58,27 @@ class StandIn:
             raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}")
         if fault in ("unplug", "power_cycle"):
             self.camera.unplug(down_s)
+        elif fault in _TIMED:
+            self._for_a_while(fault, down_s)
         elif fault in _UNPLUG_POINTS:
             self.camera.faults.inject("unplug", when=_UNPLUG_POINTS[fault], down_s=down_s)
         else:
             self.camera.faults.inject(fault, frames=frames)
+
+    def _for_a_while(self, fault: str, down_s: float) -> None:
+        """A fault that lasts ``down_s`` seconds of the camera's clock, then ends by itself."""
+        camera = self.camera
+        wheel = camera.filter_port.wheel
+        if fault == "cfw_silent" and wheel is None:
+            raise ValueError("this emulated camera has no filter wheel (emulate it as QHY600M+CFW)")
+
+        def set_fault(on: bool) -> None:
+            if fault == "supply_sag":
+                camera.power.set_volts(SAG_V if on else NOMINAL_V)
+            elif wheel is not None:
+                wheel.answering = not on
+
+        set_fault(True)
+        timer = threading.Timer(camera.clock.real_seconds(down_s), set_fault, args=(False,))
+        timer.daemon = True
+        timer.start()

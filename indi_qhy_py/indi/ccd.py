@@ -15,17 +15,20 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
 from ..camera import Camera
+from ..camera.filter_wheel import WheelState
 from ..errors import QhyError
 from ..usb.discovery import StandIn
 from .ccd_cooling import CcdCooling
 from .ccd_delivery import FrameDelivery
 from .ccd_exposure import CcdExposure
+from .ccd_health import CcdHealth
 from .ccd_logging import CcdLogging
 from .ccd_properties import BASE, SIMULATED_FAULTS, build
 from .ccd_settings import CcdSettings
+from .cfw import QhyFilterWheel
 from .device import Device, Refused
 from .properties import State, Vector
-from .snoop import SnoopState, requests
+from .snoop import DEFAULT_ACTIVE, SnoopState, requests
 from .wire import Writer
 
 
@@ -48,7 +51,12 @@ class QhyCcd(Device):
         self.exposures = CcdExposure(self)
         self.cooling = CcdCooling(self)
         self.logging = CcdLogging(self)
+        self.health = CcdHealth(self)
         self.parts = [self.settings, self.exposures, self.delivery, self.cooling, self.logging]
+        self.cfw: QhyFilterWheel | None = None  # the wheel on the camera's port, once the camera reports one
+        self.on_companion: Callable[[Device], None] = lambda device: None  # the driver registers a new device
+        self.on_companion_gone: Callable[[str], None] = lambda name: None
+        camera.wheel.on_change = self._wheel_changed
         self._closed = threading.Event()
         self._ticker = threading.Thread(target=self._tick_loop, name=f"{self.name}-ticker", daemon=True)
 
@@ -74,6 +82,7 @@ class QhyCcd(Device):
         self.logging.close()
         if self.camera.state != "disconnected":
             self.camera.disconnect()
+        self._drop_wheel()
 
     def _connected_names(self) -> list[str]:
         return [n for n in self.all if n not in BASE]
@@ -104,18 +113,49 @@ class QhyCcd(Device):
             return
         with self.lock:
             self.settings.sync()
+            self.health.sync()
             for name in self._connected_names():
                 self.define(self.all[name])
             # saved settings first: a client that acts on "connected" must not have its own values overwritten
             self.settings.load_saved()
+            self._point_filter_at_wheel()
             self.update(v, State.OK, f"{self.model.name} connected")
 
     def _disconnect(self) -> None:
         self.exposures.stop()
         self.camera.disconnect()
+        self._drop_wheel()
         with self.lock:
             self.delete(reversed(self._connected_names()))
             self.update(self.all["CONNECTION"], State.IDLE, "disconnected")
+
+    # --- the filter wheel on the camera's port ------------------------------------------------------------------
+    def _wheel_changed(self, state: WheelState) -> None:
+        """The camera found its wheel (the wheel device appears), or the wheel moved, failed or restarts."""
+        with self.lock:  # not while the connection is being set up: after it
+            if self.cfw is not None:
+                self.cfw.show(state)
+                return
+            if state.slots is None or self.camera.state == "disconnected":
+                return
+            self.cfw = QhyFilterWheel(self.name, self.camera.wheel, state.slots, self.writer, publish=self.snoop)
+            self.on_companion(self.cfw)
+            self._point_filter_at_wheel()
+            self.cfw.start()
+            self.log("INFO", f"the filter wheel on the camera port is device '{self.cfw.name}' ({state.slots} "
+                             "slots)")
+
+    def _point_filter_at_wheel(self) -> None:
+        """Unless the user chose another filter wheel, the FITS FILTER key follows the camera's own."""
+        active = self.all["ACTIVE_DEVICES"]
+        if self.cfw is not None and active["ACTIVE_FILTER"].value == DEFAULT_ACTIVE["ACTIVE_FILTER"]:
+            self._on_active_devices(active, {"ACTIVE_FILTER": self.cfw.name})
+
+    def _drop_wheel(self) -> None:
+        if self.cfw is not None:
+            self.cfw.close()
+            self.on_companion_gone(self.cfw.name)
+            self.cfw = None
 
     # --- options ------------------------------------------------------------------------------------------------
     def accept(self, v: Vector, values: dict[str, object]) -> None:
@@ -189,3 +229,4 @@ class QhyCcd(Device):
         with self.lock:
             self.exposures.report_countdown()
             self.cooling.report()
+            self.health.report()

@@ -10,7 +10,7 @@ import re
 
 from .. import __version__
 from ..models import SETPOINT_MAX_C, SETPOINT_MIN_C, CameraModel
-from .properties import Blob, Number, Rule, Switch, Text, Vector, blobs, numbers, switches, texts
+from .properties import Blob, Light, Number, Rule, Switch, Text, Vector, blobs, lights, numbers, switches, texts
 from .snoop import DEFAULT_ACTIVE
 
 MAIN, OPTIONS, INFO, COOLING, QHY, STATS = "Main Control", "Options", "Image Info", "Cooler", "QHY", "Statistics"
@@ -33,6 +33,8 @@ SIMULATED_FAULTS = {  # element -> (label, the emulator's name for it)
     "SHORT_FRAME": ("End the next frame(s) early", "short"),
     "STALL_TRANSFER": ("Stall the next frame's transfer", "stall"),
     "MISALIGN_FRAME": ("Stale bytes before the next frame(s)", "misalign"),
+    "SUPPLY_SAG": ("12 V sags below 11.5 V for the down time", "supply_sag"),
+    "CFW_SILENT": ("Filter wheel stops answering for the down time", "cfw_silent"),
 }
 FRAME_TYPES = ("FRAME_LIGHT", "FRAME_BIAS", "FRAME_DARK", "FRAME_FLAT")
 BIT_DEPTHS = {"BITS_8": "8-bit", "BITS_16": "16-bit", "BITS_32": "32-bit binned sums"}
@@ -147,6 +149,10 @@ def build(device: str, model: CameraModel, emulated: bool, upload_dir: str) -> d
                 perm="ro", saved=False),
         texts(d, "FRAME_INTEGRITY", "Frame Integrity", STATS,
               [Text("VERDICT", "Verdict"), Text("DAMAGE", "Damage")], perm="ro", saved=False),
+        texts(d, "CAMERA_VERSIONS", "Camera", INFO,
+              [Text("FIRMWARE", "FX3 firmware"), Text("FPGA", "FPGA version"), Text("SERIAL", "Serial"),
+               Text("VARIANT", "Variant")], perm="ro", saved=False),
+        lights(d, "POWER_STATUS", "Power", MAIN, [Light("SUPPLY", "12 V supply")]),
     ]
     if emulated:
         vectors.append(switches(d, "SIMULATE_FAULT", "Inject fault", FAULTS_GROUP,

@@ -30,6 +30,7 @@ from ..camera import Camera
 from ..usb.discovery import CameraInfo, discover
 from ..usb.discovery import backends as discovery_backends
 from .ccd import QhyCcd
+from .device import Device
 from .placeholder import DEFAULT_NAME, Placeholder
 from .properties import message_xml
 from .wire import TOP_LEVEL_TAGS, MessageSplitter, WireError, Writer
@@ -53,7 +54,7 @@ class Driver:
         self.firmware_dir = firmware_dir
         self.rescan_s = rescan_s
         self.placeholder_name = placeholder_name
-        self.devices: dict[str, QhyCcd | Placeholder] = {}  # by device name
+        self.devices: dict[str, Device] = {}  # by device name: cameras, placeholders, cameras' filter wheels
         self._served: set[str] = set()  # ids (<model>-<serial>) of the cameras behind the devices
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -90,7 +91,18 @@ class Driver:
         self.devices[device.name] = device
         if camera_id is not None:
             self._served.add(camera_id)
+        if isinstance(device, QhyCcd):
+            device.on_companion, device.on_companion_gone = self._add_companion, self._remove_companion
         device.start(announce=self._announced)
+
+    def _add_companion(self, device: Device) -> None:
+        """A device a camera brings with it (the filter wheel on its port), registered before it defines itself."""
+        with self._lock:
+            self.devices[device.name] = device
+
+    def _remove_companion(self, name: str) -> None:
+        with self._lock:
+            self.devices.pop(name, None)
 
     def _attach_from_placeholder(self, placeholder: Placeholder, model: str | None) -> str | None:
         """CONNECT on the placeholder: an emulated ``model``, or a camera attached since. A problem, or None."""
@@ -220,7 +232,8 @@ named as indiserver's -n asks (INDIDEV; default "QHY CCD (Python)"): turn its SI
 emulated camera, or plug a camera in.
 
 environment:
-  INDI_QHY_EMULATE=QHY600M,QHY268C  also serve emulated cameras of these models
+  INDI_QHY_EMULATE=QHY600M,QHY268C  also serve emulated cameras of these models (QHY600M+CFW: with a 7-slot
+                                    filter wheel on its port; +CFW5, +CFW9: other sizes)
   INDI_QHY_EMULATE_RATE=off         emulated cameras stream as fast as the host can (default: their rated speed)
   INDI_QHY_FIRMWARE_DIR=DIR         QHY's firmware images (QHY600.img, QHY268.img) for boot-loader cameras
   INDI_QHY_RESCAN_S=5               seconds between scans for cameras plugged in later (0: no rescans)

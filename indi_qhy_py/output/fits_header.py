@@ -15,7 +15,7 @@ from datetime import datetime
 
 from astropy.io import fits
 
-from ..camera.settings import CameraSettings, CapturedFrame
+from ..camera.settings import CameraFacts, CameraSettings, CapturedFrame
 from ..models import CameraModel
 
 J2000_JD = 2451545.0
@@ -180,7 +180,8 @@ def frame_cards(model: CameraModel, device: str, frame: CapturedFrame, ctx: Head
         h["BAYERPAT"] = (model.bayer_pattern, "Bayer colour pattern")
         h["XBAYROFF"] = (offsets[0], "X offset of Bayer array")
         h["YBAYROFF"] = (offsets[1], "Y offset of Bayer array")
-    for what, add in (("optics and focuser", lambda: _add_optics(h, ctx)),
+    for what, add in (("camera identity and health", lambda: _add_camera_facts(h, frame.facts)),
+                      ("optics and focuser", lambda: _add_optics(h, ctx)),
                       ("site and pointing", lambda: _add_site_and_pointing(h, ctx.snooped, frame.started_utc)),
                       ("user keywords", lambda: _add_user_cards(h, ctx.user_cards))):
         try:
@@ -189,6 +190,20 @@ def frame_cards(model: CameraModel, device: str, frame: CapturedFrame, ctx: Head
             if on_problem is not None:
                 on_problem(f"{what} left out of the FITS header: {err}")
     return h
+
+
+def _add_camera_facts(h: fits.Header, facts: CameraFacts | None) -> None:
+    """What the camera said of itself (its answers are not ours to trust blindly: added under a guard)."""
+    if facts is None:
+        return
+    text_card(h, "SERIALNO", facts.serial, "camera serial number")
+    if facts.firmware_date is not None:
+        h["FIRMWARE"] = (facts.firmware_date, "camera FX3 firmware date")
+    h["FPGAVER"] = (facts.fpga_version, "camera FPGA version (hex)")
+    if facts.humidity_percent is not None:
+        h["HUMIDITY"] = (round(facts.humidity_percent, 1), "chamber relative humidity [%]")
+    if facts.power_fault:
+        h["POWERERR"] = (True, "12 V supply fault during the frame")
 
 
 def camera_only(ctx: HeaderContext) -> HeaderContext:

@@ -120,6 +120,16 @@ class CameraLink:
     def cooler_manual(self, pwm: int) -> None:
         self.transport.control_out(protocol.REQ_COOLER_MODE, protocol.encode_cooler_mode(False, pwm))
 
+    # --- the filter-wheel port --------------------------------------------------------------------------------
+    def cfw_query(self, query: bytes) -> bytes:
+        """One question to the wheel on the camera's port (C1 the query, C3 its answer); ask under one lock."""
+        self.transport.control_out(protocol.REQ_CFW_WRITE, query)
+        return self.transport.control_in(protocol.REQ_CFW_READ, protocol.CFW_ANSWER_LEN[query])
+
+    def cfw_order(self, slot: int) -> None:
+        """Turn the wheel to ``slot`` (0-based)."""
+        self.transport.control_out(protocol.REQ_CFW_WRITE, protocol.encode_cfw_digit(slot))
+
     # --- frames ----------------------------------------------------------------------------------------------
     def read_frame(self, buffer: np.ndarray, nbytes: int, timeout_ms: int, cancel: threading.Event | None = None,
                    progress: Callable[[int], None] | None = None) -> int:

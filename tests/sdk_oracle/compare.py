@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from indi_qhy_py import protocol
 from indi_qhy_py.camera import Camera
-from indi_qhy_py.emulator import EmulatedCamera, EmulatedClock, EmulatorBackend
+from indi_qhy_py.emulator import EmulatedCamera, EmulatedClock, EmulatedWheel, EmulatorBackend
 from indi_qhy_py.models import Rect, model_by_name
 from indi_qhy_py.usb.discovery import discover
 
@@ -99,6 +99,15 @@ OPERATIONS: list[Operation] = [
      lambda cam: cam.configure(include_overscan=True, roi=Rect(1000, 500, 2000, 1000))),
     ("read mode High Gain", _sdk_read_mode(1), lambda cam: cam.configure(read_mode=1)),
     ("single frame", _sdk_single_frame, lambda cam: cam.start_exposure(0.001).result(20)),
+    ("filter wheel: is one plugged, how many slots", _sdk(lambda c: (c.IsQHYCCDCFWPlugged(),
+                                                                     c.GetQHYCCDParam(Control.CFWSLOTSNUM))),
+     lambda cam: cam.wheel.detect()),
+    ("filter wheel: where is it", _sdk(lambda c: c.GetQHYCCDCFWStatus(ctypes.create_string_buffer(64))),
+     lambda cam: cam.wheel.read_position()),
+    ("filter wheel: turn to slot 4", _sdk(lambda c: c.SendOrder2QHYCCDCFW(ctypes.create_string_buffer(b"3"), 1)),
+     lambda cam: cam.wheel.move(4)),
+    ("firmware and FPGA versions", _sdk(lambda c: (c.text("GetQHYCCDFWVersion"), c.text("GetQHYCCDFPGAVersion", 0))),
+     lambda cam: cam.io(lambda link: (link.firmware_date(), link.fpga_version()))),
 ]
 
 
@@ -112,7 +121,8 @@ class DriverRecorder:
     """The camera layer on an emulated camera, with every control transfer it makes recorded."""
 
     def __init__(self, model: str) -> None:
-        self.device = EmulatedCamera(model_by_name(model), clock=EmulatedClock(50.0), rate_limit=False)
+        self.device = EmulatedCamera(model_by_name(model), clock=EmulatedClock(50.0), rate_limit=False,
+                                     filter_wheel=EmulatedWheel(slots=7))
         self.transfers: list[Transfer] = []
         out, into = self.device.control_out, self.device.control_in
 

@@ -250,3 +250,24 @@ def test_sdk_effective_area_without_the_overscan(emulated, model: str) -> None:
     offset = emu.camera.frames.readout(emu.camera.registers).image_y
     np.testing.assert_array_equal(image_of(raw, w, h, bits), truth[eff.y - offset : eff.y - offset + h,
                                                                      eff.x : eff.x_end])
+
+
+def test_sdk_drives_the_emulated_filter_wheel(sdk) -> None:
+    """IsQHYCCDCFWPlugged, the slot count, an order and the status the SDK reads: the emulated CFW3 as the SDK
+    sees it (on a camera of its own: its wheel is part of it)."""
+    from indi_qhy_py.emulator.filter_port import EmulatedWheel
+
+    from .conftest import open_emulated
+
+    wheel = EmulatedWheel(slots=7, seconds_per_slot=0.2)
+    emu = open_emulated(sdk, "QHY600M", filter_wheel=wheel)
+    cam = emu.cam
+    assert cam.IsQHYCCDCFWPlugged() == 0
+    assert cam.GetQHYCCDParam(Control.CFWSLOTSNUM) == 7
+    assert cam.SendOrder2QHYCCDCFW(ctypes.create_string_buffer(b"3"), 1) == 0
+    status = ctypes.create_string_buffer(64)
+    cam.GetQHYCCDCFWStatus(status)
+    assert status.value == protocol.CFW_MOVING and wheel.moves == 1
+    time.sleep(0.7)  # 3 slots at 0.2 s, on the camera's clock
+    cam.GetQHYCCDCFWStatus(status)
+    assert status.value == b"3" and wheel.position == 3

@@ -344,3 +344,49 @@ def test_init_sends_the_whole_set_in_its_order_with_a_5_s_exposure(sdk, scripted
                      (protocol.REQ_FPGA_WRITE, protocol.FPGA_INIT_B)]
     assert protocol.decode_exposure(out[2].data) == protocol.INIT_EXPOSURE_US
     assert out[-1].value == protocol.FPGA_INIT_B_VALUE
+
+
+@pytest.mark.parametrize(("version", "plugged"), [(b"20210104", True), (b"2", True), (b"29", True), (b"19", False),
+                                                  (b"3", False), (bytes(8), False), (b"\x02", False)])
+def test_a_wheel_is_plugged_when_its_version_starts_with_2(sdk, scripted, version: bytes, plugged: bool) -> None:
+    cam, device = scripted(QHY600M)
+    device.answers[(protocol.REQ_CFW_READ, 0)] = version
+    out = sent(sdk, cam, lambda c: c.IsQHYCCDCFWPlugged())
+    assert [t.data for t in commands(out, protocol.REQ_CFW_WRITE)] == [protocol.CFW_VERSION_QUERY]
+    assert (cam.IsQHYCCDCFWPlugged() == 0) is plugged is protocol.cfw_plugged(version)
+
+
+@pytest.mark.parametrize("slots", [5, 7, 9])
+def test_the_slot_count_is_the_mxp_digit(sdk, scripted, slots: int) -> None:
+    cam, device = scripted(QHY600M)
+    answers = {protocol.CFW_VERSION_QUERY: b"20210104", protocol.CFW_SLOTS_QUERY: protocol.encode_cfw_digit(slots)}
+    last = {"query": b""}
+    write, read = device.control_out, device.control_in
+
+    def remember(request: int, value: int, index: int, data: bytes) -> int:
+        if request == protocol.REQ_CFW_WRITE:
+            last["query"] = bytes(data)
+        return write(request, value, index, data)
+
+    def answer(request: int, value: int, index: int, length: int) -> bytes:
+        if request == protocol.REQ_CFW_READ:
+            return answers.get(last["query"], b"")[:length].ljust(length, b"\0")
+        return read(request, value, index, length)
+
+    device.control_out, device.control_in = remember, answer  # type: ignore[method-assign]
+    try:
+        out = sent(sdk, cam, lambda c: c.GetQHYCCDParam(Control.CFWSLOTSNUM))
+        assert [t.data for t in commands(out, protocol.REQ_CFW_WRITE)] == [protocol.CFW_VERSION_QUERY,
+                                                                           protocol.CFW_SLOTS_QUERY]
+        assert cam.GetQHYCCDParam(Control.CFWSLOTSNUM) == slots
+    finally:
+        del device.control_out, device.control_in
+
+
+@pytest.mark.parametrize(("order", "byte"), [(b"0", b"0"), (b"6", b"6")])
+def test_orders_go_out_as_one_byte(sdk, scripted, order: bytes, byte: bytes) -> None:
+    cam, _ = scripted(QHY600M)
+    out = sent(sdk, cam, lambda c: c.SendOrder2QHYCCDCFW(ctypes.create_string_buffer(order), 1))
+    assert [t.data for t in commands(out, protocol.REQ_CFW_WRITE)] == [byte]
+    out = sent(sdk, cam, lambda c: c.SetQHYCCDParam(Control.CFWPORT, float(byte[0])))
+    assert [t.data for t in commands(out, protocol.REQ_CFW_WRITE)] == [byte]
