@@ -12,21 +12,19 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .. import protocol
 from ..decode.frame import DecodeRequest
 from ..errors import CameraBusyError, DeviceGoneError, QhyError, UsbError
-from ..models import Family
 from ..usb.discovery import CameraInfo, boot_loaders, find_device
 from ..usb.link import CameraLink
+from . import sdk_sequence
 from . import settings as geometry
+from .channel import CameraChannel
 from .cooling import Cooler, CoolerMode, CoolingRamp, CoolingReading
 from .exposure import Exposure
 from .filter_wheel import CameraWheel
@@ -61,13 +59,12 @@ class Camera:
         self._exposure_us = protocol.INIT_EXPOSURE_US  # the A3 value the camera holds
         self.next_sequence: int | None = None  # the frame number the next frame must carry, when known
         self.attachments = 0  # times the camera was opened: a change means it vanished and came back
-        self._telemetry: Telemetry | None = None
-        self._humidity_sensor = False
-        self._link: CameraLink | None = None
-        self._io = threading.RLock()
+        self.channel = CameraChannel(info.id, self.note_usb_error)
+        self.io, self.read_frame, self.drain = self.channel.io, self.channel.read_frame, self.channel.drain
+        self.download_buffer = self.channel.download_buffer
+        self._io = self.channel.lock
         self._state = "disconnected"
         self._exposure: Exposure | None = None
-        self._raw = np.empty(0, dtype=np.uint8)
 
     # --- identity and state ----------------------------------------------------------------------------------
     @property
@@ -85,10 +82,10 @@ class Camera:
 
     @property
     def telemetry(self) -> Telemetry | None:
-        return self._telemetry
+        return self.housekeeping.telemetry
 
     def facts(self, power_fault: bool = False) -> CameraFacts:
-        telemetry = self._telemetry
+        telemetry = self.telemetry
         return CameraFacts(self.info.serial, self.firmware_date, self.fpga_version.hex(),
                            telemetry.humidity_percent if telemetry else None, power_fault)
 
@@ -125,10 +122,7 @@ class Camera:
         self._state = "disconnected"
 
     def _close_link(self) -> None:
-        with self._io:
-            if self._link is not None:
-                self._link.close()
-            self._link = None
+        self.channel.close()
 
     def _attach(self) -> bool:
         """Find the camera by serial (booting it when it is in its boot loader), open it, apply every setting.
@@ -143,7 +137,7 @@ class Camera:
             return False
         link = CameraLink.open(device)
         with self._io:
-            self._link = link
+            self.channel.attach(link)
             try:
                 self.firmware_date, self.fpga_version = link.firmware_date(), link.fpga_version()
                 self._initialise()
@@ -154,72 +148,28 @@ class Camera:
         self.wheel.reset()
         return True
 
-    def _initialise(self) -> None:
-        """Everything InitQHYCCD sends, in its order, then the bit depth, the rows and the cooler: after the A0
-        the camera is at its defaults, so every setting goes again."""
-        s = self._settings
+    def _initialise(self, single: bool = True) -> None:
+        """Everything InitQHYCCD sends (``sdk_sequence``), then the cooler and a first reading."""
         started = time.monotonic()
-        link = self._require()
+        link = self.channel.link()
         self.next_sequence = None
-        pressure = link.pressure_block()  # the chamber sensors, read first as InitQHYCCD does
-        self._humidity_sensor = link.has_humidity_sensor()
-        self.logger.debug("0xD5/0x07 (pressure sensor, meaning unknown): %s", pressure[:8].hex(" "))
-        link.command(protocol.encode_mode(single=True))
-        if self.model.family is Family.QHY600:
-            link.fpga_write(protocol.FPGA_INIT_A, protocol.FPGA_INIT_A_VALUE)
-        link.command(protocol.encode_exposure(protocol.INIT_EXPOSURE_US))  # as InitQHYCCD; each exposure sends its own
+        pressure = sdk_sequence.initialise(link, self.model, self._settings, single)
+        self.housekeeping.humidity_sensor = link.has_humidity_sensor()
         self._exposure_us = protocol.INIT_EXPOSURE_US
-        link.command(protocol.encode_gain(protocol.gain_registers(self.model.family.value, s.read_mode, s.gain),
-                                          self.model.family.value))
-        link.command(protocol.encode_offset(s.offset))
-        link.command(protocol.encode_usb_traffic(s.usb_traffic))
-        link.command(protocol.encode_ddr())
-        link.fpga_write(protocol.FPGA_INIT_B, protocol.FPGA_INIT_B_VALUE)
-        link.command(protocol.encode_bits(s.bits))
-        link.command(protocol.encode_rows(*geometry.rows_request(self.model, s)))
+        self.logger.debug("0xD5/0x07 (pressure sensor, meaning unknown): %s", pressure[:8].hex(" "))
         self.cooler.step(force=True)
-        self.read_telemetry()
-        self.logger.debug("settings re-applied in %.0f ms: %s", (time.monotonic() - started) * 1e3, s)
+        self.housekeeping.read_telemetry()
+        self.logger.debug("settings re-applied in %.0f ms: %s", (time.monotonic() - started) * 1e3, self._settings)
 
-    # --- I/O, for this camera's exposures and housekeeping: one link, one lock, vanishing noticed ---------------
-    def _require(self) -> CameraLink:
-        if self._link is None:
-            raise DeviceGoneError(f"{self.id} is not connected")
-        return self._link
-
-    def io(self, call: Callable[[CameraLink], Any]) -> Any:
-        """``call(link)`` under the I/O lock; a USB error is counted (and a vanished camera noticed) first."""
-        with self._io:
-            try:
-                return call(self._require())
-            except UsbError as err:
-                self.note_usb_error(err)
-                raise
-
+    # --- I/O through the channel (``io``, ``read_frame``, ``drain``, ``download_buffer``) ------------------------
     def set_exposure_time(self, microseconds: int) -> None:
         """A3, when it changes (as the SDK sends it on SetQHYCCDParam)."""
         if microseconds != self._exposure_us:
             self.io(lambda link: link.command(protocol.encode_exposure(microseconds)))
             self._exposure_us = microseconds
 
-    def read_telemetry(self, sensor_status: bool = False) -> Telemetry:
-        """Temperature and TEC power (and humidity, where there is a sensor; the sensor status on request)."""
-        def read(link: CameraLink) -> Telemetry:
-            celsius, pwm = link.temperature()
-            humidity = link.humidity() if self._humidity_sensor else None
-            old = self._telemetry
-            status = link.sensor_status() if sensor_status else (old.sensor_status if old else None)
-            return Telemetry(celsius, pwm, humidity, status)
-
-        self._telemetry = self.io(read)
-        return self._telemetry
-
-    def poll(self, sensor_status: bool = False) -> Telemetry:
-        """One housekeeping read: the telemetry, then one cooler ramp step on it, under one lock."""
-        with self._io:
-            telemetry = self.read_telemetry(sensor_status)
-            self.cooler.step()
-        return telemetry
+    def read_telemetry(self) -> Telemetry:
+        return self.housekeeping.read_telemetry()
 
     def cooler_target(self, celsius: float) -> None:
         self.io(lambda link: link.cooler_target(celsius))
@@ -227,26 +177,12 @@ class Camera:
     def cooler_manual(self, pwm: int) -> None:
         self.io(lambda link: link.cooler_manual(pwm))
 
-    def drain(self) -> int:
-        return int(self.io(CameraLink.drain))
-
-    def read_frame(self, buffer: np.ndarray, nbytes: int, timeout_ms: int, cancel: threading.Event | None = None,
-                   progress: Callable[[int], None] | None = None) -> int:
-        """Read one frame; not under the I/O lock, so housekeeping and abort go on while it downloads."""
-        return self._require().read_frame(buffer, nbytes, timeout_ms, cancel=cancel, progress=progress)
-
     def note_usb_error(self, err: UsbError) -> None:
         self.stats.usb_errors += 1
         self.logger.debug("USB error %d: %s", self.stats.usb_errors, err)
         if isinstance(err, DeviceGoneError) and self._state == "connected":
             self._state = "reconnecting"
             self.event("WARNING", f"camera vanished ({err}); waiting for it to come back")
-
-    def download_buffer(self, size: int) -> np.ndarray:
-        """The reused buffer one frame's bytes are read into."""
-        if self._raw.size < size:
-            self._raw = np.empty(size, dtype=np.uint8)
-        return self._raw[:size]
 
     # --- settings -----------------------------------------------------------------------------------------------
     def configure(self, **changes: Any) -> CameraSettings:
@@ -268,22 +204,12 @@ class Camera:
         return self.settings
 
     def _send_changes(self, old: CameraSettings, new: CameraSettings) -> None:
-        """What QHY's SDK sends for the same change: a read-mode change is a re-initialisation (SetQHYCCDReadMode,
-        then InitQHYCCD); any other setting is its own block."""
+        """What QHY's SDK sends for the same change: a read-mode change re-initialises, any other setting is
+        its own block."""
         if new.read_mode != old.read_mode:
             self._initialise()
             return
-        link, family = self._require(), self.model.family.value
-        if new.gain != old.gain:
-            link.command(protocol.encode_gain(protocol.gain_registers(family, new.read_mode, new.gain), family))
-        if new.offset != old.offset:
-            link.command(protocol.encode_offset(new.offset))
-        if new.usb_traffic != old.usb_traffic:
-            link.command(protocol.encode_usb_traffic(new.usb_traffic))
-        if new.bits != old.bits:
-            link.command(protocol.encode_bits(new.bits))
-        if geometry.rows_request(self.model, new) != geometry.rows_request(self.model, old):
-            link.command(protocol.encode_rows(*geometry.rows_request(self.model, new)))
+        sdk_sequence.send_changes(self.channel.link(), self.model, old, new)
         self.next_sequence = None
 
     def image_size(self, settings: CameraSettings | None = None) -> tuple[int, int]:

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 from .. import protocol
 from ..errors import QhyError
+from ..usb.link import CameraLink
+from .telemetry import Telemetry
 
 if TYPE_CHECKING:
     from .camera import Camera
@@ -33,6 +35,8 @@ class Housekeeping:
         self._status_at = -float("inf")
         self._under_voltage = False
         self.power_faults = 0  # times the camera went into a power fault since connecting
+        self.humidity_sensor = False  # learnt at every initialisation, as InitQHYCCD does
+        self.telemetry: Telemetry | None = None
 
     def start(self) -> None:
         self._stop.clear()
@@ -67,11 +71,25 @@ class Housekeeping:
             cam.io(lambda link: link.feed_watchdog())
             self._fed_at = now
         with_status = now - self._status_at >= self.status_period_s
-        telemetry = cam.poll(sensor_status=with_status)
+        with cam.channel.lock:  # the reading and the cooler step on it go together
+            telemetry = self.read_telemetry(sensor_status=with_status)
+            cam.cooler.step()
         cam.wheel.search()
         if with_status:
             self._status_at = now
             self._report_power(telemetry.under_voltage, telemetry.sensor_status)
+
+    def read_telemetry(self, sensor_status: bool = False) -> Telemetry:
+        """Temperature and TEC power (and humidity, where there is a sensor; the sensor status on request)."""
+        def read(link: CameraLink) -> Telemetry:
+            celsius, pwm = link.temperature()
+            humidity = link.humidity() if self.humidity_sensor else None
+            old = self.telemetry
+            status = link.sensor_status() if sensor_status else (old.sensor_status if old else None)
+            return Telemetry(celsius, pwm, humidity, status)
+
+        self.telemetry = self.camera.io(read)
+        return self.telemetry
 
     def _report_power(self, under_voltage: bool, status: int | None) -> None:
         if under_voltage and not self._under_voltage:
