@@ -204,16 +204,19 @@ def decode_gain(block: bytes) -> GainRegisters:
 # --- A2: the rows to read (OBSERVED: resolution_roi.txt, test_sdk_facts rows) ---------------------------------------
 #: A2: bytes 6-7 rows to read, bytes 8-9 first row (bytes 1, 10, 11 vary run to run: unused).
 #: QHY600 (full 6422 -> 6456 from 25; 1000 rows at y 500 -> 1034 from 525; 10 rows at y 4 -> 300 from 29):
-#: rows = height + 34 (at least 300), first = y + 25; the 34 extra rows come first on the wire.
+#: rows = height + 34 (at least 300), first = y + 25; the 34 extra rows come first on the wire. In live mode there
+#: is no minimum (test_sdk_facts live rows: 100 rows at y 0 -> 134 from 25; 480 at y 2000 -> 514 from 2025).
 #: QHY268 (full frame at bin 1 -> 4244 from 25; bin 2 or 4 full -> 4278 from 25; 1000 rows at y 500 -> 1068 from
-#: 491; 100 rows at y 0 -> 134 from 25): lead = min(y, 34) rows above, the height, 34 below.
+#: 491; 100 rows at y 0 -> 134 from 25): lead = min(y, 34) rows above, the height, 34 below; the same in live mode,
+#: where the SDK's ROI is in effective-area coordinates (100 rows -> 168 from 25: y is 34 in the image).
 ROW_MARGIN, FIRST_ROW, MIN_ROWS_QHY600 = 34, 25, 300
 
 
-def rows_for(family: str, y: int, height: int, full_height: int, binning: int = 1) -> tuple[int, int]:
+def rows_for(family: str, y: int, height: int, full_height: int, binning: int = 1,
+             live: bool = False) -> tuple[int, int]:
     """(rows to read, first row) the SDK asks for a ROI of ``height`` image rows from image row ``y``."""
     if family == "QHY600":
-        return max(MIN_ROWS_QHY600, height + ROW_MARGIN), y + FIRST_ROW
+        return max(0 if live else MIN_ROWS_QHY600, height + ROW_MARGIN), y + FIRST_ROW
     if binning == 1 and y == 0 and height == full_height:
         return full_height, FIRST_ROW
     lead = min(y, ROW_MARGIN)

@@ -33,7 +33,7 @@ def initialise(link: CameraLink, model: CameraModel, s: CameraSettings, single: 
     link.command(protocol.encode_ddr())
     link.fpga_write(protocol.FPGA_INIT_B, protocol.FPGA_INIT_B_VALUE)
     link.command(protocol.encode_bits(s.bits))
-    link.command(protocol.encode_rows(*geometry.rows_request(model, s)))
+    link.command(protocol.encode_rows(*geometry.rows_request(model, s, live=not single)))
     return pressure
 
 

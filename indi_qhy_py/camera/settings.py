@@ -115,15 +115,15 @@ def image_rows(model: CameraModel, s: CameraSettings) -> tuple[int, int]:
     return oy + roi.y, roi.height
 
 
-def rows_request(model: CameraModel, s: CameraSettings) -> tuple[int, int]:
+def rows_request(model: CameraModel, s: CameraSettings, live: bool = False) -> tuple[int, int]:
     """The A2 (rows to read, first row) QHY's SDK asks for the same image rows and binning."""
     y, height = image_rows(model, s)
-    return protocol.rows_for(model.family.value, y, height, model.readout_height, s.binning)
+    return protocol.rows_for(model.family.value, y, height, model.readout_height, s.binning, live)
 
 
-def readout(model: CameraModel, s: CameraSettings) -> protocol.Readout:
+def readout(model: CameraModel, s: CameraSettings, live: bool = False) -> protocol.Readout:
     """How the camera streams a frame for ``s``."""
-    return protocol.readout_for(model.family.value, *rows_request(model, s), model.readout_height)
+    return protocol.readout_for(model.family.value, *rows_request(model, s, live), model.readout_height)
 
 
 def decode_request(model: CameraModel, s: CameraSettings, expected_sequence: int | None,
@@ -132,6 +132,6 @@ def decode_request(model: CameraModel, s: CameraSettings, expected_sequence: int
     width, height = image_size(model, s)
     roi = s.roi or Rect(0, 0, width, height)
     y, rows = image_rows(model, s)
-    return DecodeRequest.for_model(model, readout(model, s), y=y, height=rows, bits=s.bits, x=ox + roi.x,
+    return DecodeRequest.for_model(model, readout(model, s, live), y=y, height=rows, bits=s.bits, x=ox + roi.x,
                                    width=roi.width, full=s.include_overscan, binning=s.binning,
                                    average=s.average_binning, expected_sequence=expected_sequence, live=live)

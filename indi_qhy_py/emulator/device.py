@@ -32,6 +32,7 @@ from .thermal import ThermalModel
 
 __all__ = ["DeviceAbsent", "EmulatedCamera", "Stall", "StreamTimeout"]
 
+HOST_QUEUE_S = 0.002  # a read that follows the last one within this (real) time finds the link still busy
 REENUMERATE_S = 0.5  # ASSUMED: time from the FX3 jump (or power-on, or a watchdog reset) to the runtime device
 WATCHDOG_TIMEOUT_S = 30.0  # ASSUMED: three of the SDK's 10 s feeds missed
 _addresses = itertools.count(2)
@@ -103,6 +104,7 @@ class EmulatedCamera:
         self._exposure: _ExposureInProgress | None = None
         self._live: _LiveStream | None = None
         self._stream: FrameStream | None = None
+        self._link_free_at: float | None = None  # emulated time the link finished the last bytes it carried
         self._lock = threading.RLock()
 
     # --- presence on the bus ----------------------------------------------------------------------------------
@@ -212,19 +214,25 @@ class EmulatedCamera:
 
     def _new_live(self, now: float) -> _LiveStream:
         frame_len = self.frames.length(self.registers)
-        return _LiveStream(now, self._live_period(), max(1, self.model.ddr_mb * 2**20 // frame_len))
+        return _LiveStream(now, self.live_period(), max(1, self.model.ddr_mb * 2**20 // frame_len))
 
-    def _live_period(self) -> float:
+    def live_period(self) -> float:
+        """Seconds between two live frames: the exposure, or the time the frame takes on the link if longer."""
         r = self.registers
-        readout = self.frames.readout(r)
-        period = self.model.frame_time_s(readout.streamed_rows, r.bits, r.usb_traffic) if self.rate_limit else 0.0
+        period = self._link_time(r, r.usb_traffic) if self.rate_limit else 0.0
         return max(r.exposure_us / 1e6, period)
+
+    def _link_time(self, registers: CameraRegisters, usb_traffic: int = 0) -> float:
+        """Seconds to stream one frame. ASSUMED: the published frame rates are for the rows a user asks QHY's SDK for,
+        which streams 34 more (``protocol.rows_for``): a full frame (QHY600 6456 rows, QHY268 4244) and a QHY600 ROI
+        then take exactly the published time; a QHY268 ROI, streamed with 34 rows more above it, a little longer."""
+        rows = self.frames.readout(registers).streamed_rows
+        return self.model.frame_time_s(max(1, rows - protocol.ROW_MARGIN), registers.bits, usb_traffic)
 
     def start_exposure(self, now: float) -> None:
         """Start a single frame; a new start discards any frame still queued (ASSUMED: A6 flushes the FIFO)."""
-        readout = self.frames.readout(self.registers)
         duration = self.registers.exposure_us / 1e6
-        transfer = 0.5 * self.model.frame_time_s(readout.streamed_rows, self.registers.bits) if self.rate_limit else 0.0
+        transfer = 0.5 * self._link_time(self.registers) if self.rate_limit else 0.0
         self._stream = None
         self._exposure = _ExposureInProgress(replace(self.registers), now, duration, now + duration + transfer)
         fault = self.faults.take_unplug("exposure")
@@ -239,15 +247,15 @@ class EmulatedCamera:
     # --- frames --------------------------------------------------------------------------------------------------
     def _materialize(self, registers: CameraRegisters, started: float, duration: float, ready_at: float
                      ) -> FrameStream:
-        """Render a finished exposure and queue it on EP 0x81, with any armed faults applied."""
+        """Render a finished exposure and queue it on EP 0x81, with any armed faults applied. Its bytes may cross
+        the link from ``ready_at``: on a camera the frame waits in the DDR, so rendering it costs no USB time."""
         self.thermal.update(ready_at)
         sequence = self.frame_counter
         self.frame_counter += 1
         built = self.frames.build(registers, self.scene, sequence, duration, self.thermal.sensor_c)
         record = FrameRecord(sequence, started, registers, built.layout, built.truth, built.image)
-        rows = self.frames.readout(registers).streamed_rows
-        rate = self.model.bytes_per_second(rows, registers.bits, registers.usb_traffic) if self.rate_limit else math.inf
-        stream = FrameStream([built.data], rate, self.clock.now())
+        rate = len(built.data) / self._link_time(registers, registers.usb_traffic) if self.rate_limit else math.inf
+        stream = FrameStream([built.data], rate, ready_at)
         for fault in self.faults.take_stream_faults():
             damage(fault, FaultSite(fault.params, stream, record, built.data, built.layout, self.sensor.rng))
         unplug = self.faults.take_unplug("readout")
@@ -267,7 +275,7 @@ class EmulatedCamera:
             return self._stream
         live = self._live
         if live is not None:
-            period = self._live_period()
+            period = self.live_period()
             if period != live.period:  # a setting changed the frame time: the next frame comes one period on
                 self._live = live = _LiveStream(now - live.next_index * period, period,
                                                 self._new_live(now).capacity, live.next_index, live.lost)
@@ -296,6 +304,7 @@ class EmulatedCamera:
         if endpoint != protocol.BULK_IN_ENDPOINT:
             raise Stall(f"no endpoint 0x{endpoint:02X}")
         deadline = time.monotonic() + (timeout_ms / 1000.0 if timeout_ms else 3600.0)
+        entered = self.clock.now()  # when the host asked: a frame not yet begun starts crossing the link then
         while True:
             with self._lock:
                 self.check(generation)
@@ -304,6 +313,9 @@ class EmulatedCamera:
                 stream = self._current_stream(self.clock.now())
                 if stream is not None and (stream.stall_at is None or stream.sent < stream.stall_at):
                     before = stream.sent
+                    if before == 0:  # a host that asks again at once had its next transfer queued (as libusb does)
+                        queued = self._link_free_at is not None and entered - self._link_free_at <= self._host_gap()
+                        stream.begin(self._link_free_at if queued and self._link_free_at is not None else entered)
                     if stream.unplug_at is not None and before + length > stream.unplug_at:
                         stream.serve(address, stream.unplug_at - before)
                         self.unplug(stream.unplug_down_s)
@@ -313,8 +325,7 @@ class EmulatedCamera:
                     if stream.sent >= stream.total:
                         self._stream = None
                         self.frames_sent += 1
-                    due = max(stream.clock_pos, self.clock.now()) + n / stream.rate
-                    stream.clock_pos = due
+                    due = self._link_free_at = stream.due()
                     break
             if time.monotonic() >= deadline:
                 raise StreamTimeout(f"no data within {timeout_ms} ms")
@@ -327,6 +338,11 @@ class EmulatedCamera:
         if stalled_mid and n == 0:
             raise StreamTimeout(f"device stalled; no data within {timeout_ms} ms")
         return n
+
+    def _host_gap(self) -> float:
+        """The longest pause between two reads that still counts as a host with its next transfer queued: a
+        synchronous reader's call overhead (and the emulator's sleep overshoot) is no idle time on the link."""
+        return HOST_QUEUE_S * self.clock.speed
 
     @property
     def live_frames_lost(self) -> int:

@@ -41,7 +41,16 @@ class FrameStream:
         self.unplug_at: int | None = None
         self.unplug_down_s = 2.0
         self.rate = rate
-        self.clock_pos = start  # emulated time the link is busy until
+        self.link_from = start  # emulated time the frame's first byte leaves (from ``begin``): the rest at ``rate``
+
+    def begin(self, host_from: float) -> None:
+        """The first byte goes once the frame is ready (``start``) and the host reads (``host_from``); the time the
+        emulator spends rendering the frame costs no link time."""
+        self.link_from = max(self.link_from, host_from)
+
+    def due(self) -> float:
+        """When the bytes sent so far have crossed the link."""
+        return self.link_from + self.sent / self.rate
 
     @property
     def waiting(self) -> int:

@@ -86,6 +86,26 @@ def test_rows_block_equals_the_sdks(sdk, scripted, roi: tuple[int, int, int, int
     assert protocol.decode_rows(block) == rows == protocol.rows_for("QHY600", roi[1], roi[3], 6422)
 
 
+@pytest.mark.parametrize(("model", "family", "roi", "rows"), [
+    (QHY600M, "QHY600", (0, 0, 9600, 100), (134, 25)), (QHY600M, "QHY600", (0, 2000, 9600, 480), (514, 2025)),
+    (QHY600M, "QHY600", (0, 0, 9600, 6422), (6456, 25)), (QHY268M, "QHY268", (0, 0, 6248, 100), (168, 25))])
+def test_live_rows_block_equals_the_sdks(sdk, scripted, model: int, family: str, roi: tuple[int, int, int, int],
+                                         rows: tuple[int, int]) -> None:
+    """In live mode the QHY600 is asked for the rows plus 34 with no 300-row minimum; the QHY268's live ROI is in
+    effective-area coordinates (34 rows down in the image), then its single-frame rule."""
+    cam, _ = scripted(model)
+    cam.SetQHYCCDStreamMode(1)
+    cam.InitQHYCCD()
+    try:
+        block = commands(sent(sdk, cam, lambda c: c.SetQHYCCDResolution(*roi)))[-1].data
+    finally:
+        cam.SetQHYCCDStreamMode(0)
+        cam.InitQHYCCD()
+    y = roi[1] + (34 if family == "QHY268" else 0)
+    full = 6422 if family == "QHY600" else 4244
+    assert protocol.decode_rows(block) == rows == protocol.rows_for(family, y, roi[3], full, live=True)
+
+
 @pytest.mark.parametrize("target", [-10.0, 0.0, 10.0, 15.0])
 def test_cooler_target_equals_the_sdks_whatever_the_sensor_reads(sdk, scripted, target: float) -> None:
     cam, device = scripted(QHY600M)
