@@ -29,6 +29,7 @@ from .cooling import Cooler, CoolerMode, CoolingRamp, CoolingReading
 from .exposure import Exposure
 from .filter_wheel import CameraWheel
 from .housekeeping import Housekeeping
+from .live import LIVE_SETTINGS, LiveControl
 from .settings import CameraFacts, CameraSettings, Stats
 from .telemetry import Telemetry
 
@@ -53,6 +54,7 @@ class Camera:
         self.cooler = Cooler(self, clock, self.event)
         self.housekeeping = Housekeeping(self)
         self.wheel = CameraWheel(self)  # the filter wheel on the camera's port, when there is one
+        self.live = LiveControl(self)
         self.firmware_date: str | None = None
         self.fpga_version = b""
         self._settings = CameraSettings()
@@ -113,6 +115,7 @@ class Camera:
         """Close the camera; with ``warm_up`` first let the sensor warm gradually and switch the TEC off."""
         if self._state == "disconnected":
             return
+        self.live.stop("the camera is being disconnected")
         if self.exposing and self._exposure is not None:
             self._exposure.abort()
         if warm_up and self._state == "connected" and self.cooler.mode is not CoolerMode.OFF:
@@ -148,12 +151,17 @@ class Camera:
         self.wheel.reset()
         return True
 
-    def _initialise(self, single: bool = True) -> None:
+    def reinitialise(self) -> None:
+        """The whole set-up again (single-frame mode), as after a connect."""
+        with self._io:
+            self._initialise()
+
+    def _initialise(self) -> None:
         """Everything InitQHYCCD sends (``sdk_sequence``), then the cooler and a first reading."""
         started = time.monotonic()
         link = self.channel.link()
         self.next_sequence = None
-        pressure = sdk_sequence.initialise(link, self.model, self._settings, single)
+        pressure = sdk_sequence.initialise(link, self.model, self._settings)
         self.housekeeping.humidity_sensor = link.has_humidity_sensor()
         self._exposure_us = protocol.INIT_EXPOSURE_US
         self.logger.debug("0xD5/0x07 (pressure sensor, meaning unknown): %s", pressure[:8].hex(" "))
@@ -195,6 +203,8 @@ class Camera:
         geometry.validate(self.model, new)
         old, self._settings = self._settings, new
         if self._state == "connected":
+            if self.live.stream is not None:  # the stream keeps its geometry; the rest goes out when it ends
+                new = dataclasses.replace(old, **{k: getattr(new, k) for k in LIVE_SETTINGS})
             try:
                 with self._io:
                     self._send_changes(old, new)
@@ -278,6 +288,8 @@ class Camera:
             raise CameraBusyError("an exposure is already running")
         if self.wheel.state.moving:
             raise CameraBusyError(f"the filter wheel is turning to slot {self.wheel.state.target}")
+        # a single exposure ends the stream; its worker waits until the camera is back in single-frame mode
+        self.live.stop("stream stopped for a single exposure", wait_s=0)
         self._exposure = Exposure(self, seconds)
         self._exposure.start()
         return self._exposure

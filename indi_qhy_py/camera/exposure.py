@@ -142,6 +142,8 @@ class Exposure:
 
     def _capture(self) -> CapturedFrame:
         cam = self.camera
+        if not cam.live.wait_ended(2.0):
+            raise ExposureFailed("the live stream did not stop within 2 s; the camera is still streaming")
         last: FrameMeta | None = None
         for attempt in range(1, cam.retries + 2):
             meta_or_frame = self._attempt(attempt)
