@@ -21,11 +21,13 @@ import stat
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 ENV_UPLOAD_ROOT = "INDI_QHY_UPLOAD_ROOT"
 _INDEX = re.compile(r"^(\d+)")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_RECORDING_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class UploadError(ValueError):
@@ -112,6 +114,26 @@ class UploadRoot:
         finally:
             os.close(fd)
         return path / name, note
+
+    def create(self, user_dir: str, name: str) -> tuple[BinaryIO, Path]:
+        """A new file written as it goes (a recording): never an existing file or link, so a taken name becomes
+        ``<stem>_1<suffix>``, ``_2``...; the directory is reached as for ``save``."""
+        check_prefix(name)
+        path = self.directory(user_dir)
+        fd = self._open(path)
+        try:
+            stem, dot, suffix = name.rpartition(".")
+            stem, suffix = (stem, dot + suffix) if dot and stem else (name, "")
+            for attempt in range(1000):
+                candidate = name if attempt == 0 else f"{stem}_{attempt}{suffix}"
+                try:
+                    file_fd = os.open(candidate, _RECORDING_FLAGS, 0o640, dir_fd=fd)
+                except FileExistsError:
+                    continue
+                return os.fdopen(file_fd, "w+b"), path / candidate
+            raise UploadError(f"no free name like {name} in {path}")
+        finally:
+            os.close(fd)
 
     def _check_root(self) -> None:
         """Create the root if needed; refuse one that others could write into or that a stranger's link reaches."""
