@@ -25,6 +25,7 @@ from .ccd_health import CcdHealth
 from .ccd_logging import CcdLogging
 from .ccd_properties import BASE, SIMULATED_FAULTS, build
 from .ccd_settings import CcdSettings
+from .ccd_stream import CcdStreaming
 from .cfw import QhyFilterWheel
 from .device import Device, Refused
 from .properties import State, Vector
@@ -52,7 +53,9 @@ class QhyCcd(Device):
         self.cooling = CcdCooling(self)
         self.logging = CcdLogging(self)
         self.health = CcdHealth(self)
-        self.parts = [self.settings, self.exposures, self.delivery, self.cooling, self.logging]
+        self.streaming = CcdStreaming(self)
+        self.parts = [self.settings, self.exposures, self.delivery, self.cooling, self.logging, self.streaming,
+                      self.streaming.recording]
         self.cfw: QhyFilterWheel | None = None  # the wheel on the camera's port, once the camera reports one
         self.on_companion: Callable[[Device], None] = lambda device: None  # the driver registers a new device
         self.on_companion_gone: Callable[[str], None] = lambda name: None
@@ -114,6 +117,7 @@ class QhyCcd(Device):
         with self.lock:
             self.settings.sync()
             self.health.sync()
+            self.streaming.follow_frame()
             for name in self._connected_names():
                 self.define(self.all[name])
             # saved settings first: a client that acts on "connected" must not have its own values overwritten
@@ -122,6 +126,7 @@ class QhyCcd(Device):
             self.update(v, State.OK, f"{self.model.name} connected")
 
     def _disconnect(self) -> None:
+        self.streaming.stop("the camera is being disconnected")
         self.exposures.stop()
         self.camera.disconnect()
         self._drop_wheel()
@@ -228,5 +233,6 @@ class QhyCcd(Device):
             return
         with self.lock:
             self.exposures.report_countdown()
+            self.streaming.report()
             self.cooling.report()
             self.health.report()

@@ -12,6 +12,7 @@ from .. import __version__
 from ..models import SETPOINT_MAX_C, SETPOINT_MIN_C, CameraModel
 from .properties import Blob, Light, Number, Rule, Switch, Text, Vector, blobs, lights, numbers, switches, texts
 from .snoop import DEFAULT_ACTIVE
+from .stream_properties import STREAM_CONFIG, stream_vectors
 
 MAIN, OPTIONS, INFO, COOLING, QHY, STATS = "Main Control", "Options", "Image Info", "Cooler", "QHY", "Statistics"
 DRIVER_EXEC = "indi_qhy_py_ccd"
@@ -154,6 +155,7 @@ def build(device: str, model: CameraModel, emulated: bool, upload_dir: str) -> d
                Text("VARIANT", "Variant")], perm="ro", saved=False),
         lights(d, "POWER_STATUS", "Power", MAIN, [Light("SUPPLY", "12 V supply")]),
     ]
+    vectors += stream_vectors(d, model, upload_dir)
     if emulated:
         vectors.append(switches(d, "SIMULATE_FAULT", "Inject fault", FAULTS_GROUP,
                                 [Switch(name, label) for name, (label, _) in SIMULATED_FAULTS.items()],
@@ -175,4 +177,4 @@ def build(device: str, model: CameraModel, emulated: bool, upload_dir: str) -> d
 CONFIG_ORDER = ("POLLING_PERIOD", "ACTIVE_DEVICES", "READ_MODE", "BIT_DEPTH", "OVERSCAN_MODE",
                 "USB_TRAFFIC", "CCD_GAIN", "CCD_OFFSET", "CCD_BINNING", "CCD_FRAME",
                 "CCD_CAPTURE_FORMAT", "CCD_TRANSFER_FORMAT", "CCD_COMPRESSION", "CCD_TEMP_RAMP", "UPLOAD_MODE",
-                "UPLOAD_SETTINGS", "SCOPE_INFO")
+                "UPLOAD_SETTINGS", "SCOPE_INFO", *STREAM_CONFIG)

@@ -66,6 +66,7 @@ class CcdSettings:
         for name in ("CCD_FRAME", "CCD_BINNING", "CCD_INFO", "CCD_CFA"):
             if name in self.device.all:
                 self.device.update(self.device.all[name], State.OK, limits=name == "CCD_FRAME")
+        self.device.streaming.follow_frame()
 
     # --- frame geometry -------------------------------------------------------------------------------------------
     def _on_ccd_frame(self, v: Vector, values: dict[str, object]) -> None:

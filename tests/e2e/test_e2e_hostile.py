@@ -87,6 +87,7 @@ def test_every_writable_text_property_can_be_set_through_indiserver(session: Hos
         "ACTIVE_DEVICES": {"ACTIVE_TELESCOPE": MOUNT, "ACTIVE_FOCUSER": "Focuser Simulator"},
         "UPLOAD_SETTINGS": {"UPLOAD_DIR": str(session.root / "texts"), "UPLOAD_PREFIX": "M42_XXX"},
         "FITS_HEADER": {"KEYWORD_NAME": "OBSERVER", "KEYWORD_VALUE": "Jane Doe", "KEYWORD_COMMENT": "who"},
+        "RECORD_FILE": {"RECORD_FILE_DIR": str(session.root / "video" / "night__D_"), "RECORD_FILE_NAME": "M42__T_"},
     }
     writable = {name for (device, name), d in client.defined.items()
                 if device == DEVICE and d.tag == "defTextVector" and d.get("perm") != "ro"}
