@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .camera import Camera
 
 READ_TIMEOUT_MS = 100  # a stop is noticed within this much of a read that waits for the next frame
+SPARE_BUFFER_LIMIT = 32 << 20  # frames up to this size get three read buffers, larger ones two
 #: What may change while the camera streams: sent at once. Anything else is kept for the next single frame.
 LIVE_SETTINGS = ("gain", "offset", "usb_traffic")
 
@@ -108,14 +109,15 @@ class LiveStream:
         return self._finished.is_set() or not self._thread.is_alive()
 
     def _run(self) -> None:
-        """The reader: nothing but USB reads, into two buffers in turn, so the camera's link never waits while a
-        frame is decoded (QHY's SDK keeps asynchronous reads queued for the same reason)."""
+        """The reader: nothing but USB reads, into two or three buffers in turn, so the camera's link never waits
+        while a frame is decoded (QHY's SDK keeps asynchronous reads queued for the same reason)."""
         cam = self.camera
         request = geometry.decode_request(cam.model, self.settings, None, live=True)
         total = request.layout.total_len
         free: queue.Queue[np.ndarray] = queue.Queue()
         free.put(cam.download_buffer(total))
-        free.put(np.empty(total, dtype=np.uint8))
+        for _ in range(1 if total > SPARE_BUFFER_LIMIT else 2):  # a third for small, fast frames: decode jitter
+            free.put(np.empty(total, dtype=np.uint8))
         filled: queue.Queue[tuple[np.ndarray, int, float, datetime] | None] = queue.Queue()
         decoding = threading.Thread(target=self._decode_loop, args=(request, filled, free),
                                     name=f"{cam.id}-live-decode", daemon=True)

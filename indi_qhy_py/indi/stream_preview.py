@@ -10,6 +10,8 @@ frames the camera lost.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from .wire import Writer
 
 RAW_FORMAT, JPEG_FORMAT = ".stream", ".stream_jpg"
 WRITE_TIMEOUT_S = 60.0
+PREVIEW_NICE = 10  # this thread only (Linux threads have their own nice value)
 
 
 @dataclass
@@ -83,6 +86,8 @@ class PreviewSender:
             return frame if self._running else None
 
     def _send_loop(self) -> None:
+        with contextlib.suppress(OSError):  # the preview yields the CPU to the camera's reader and the recording
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PREVIEW_NICE)
         while (frame := self._take()) is not None:
             pixels = stream_image.to_8bit(frame.pixels)
             jpeg = self.limits().jpeg

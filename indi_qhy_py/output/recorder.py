@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from typing import BinaryIO
 from ..camera.live import LiveFrame
 from .ser import SerHeader, SerWriter
 from .upload import UploadRoot
+
+RECORDER_NICE = 5  # this thread only
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,8 @@ class Recorder:
             return frame
 
     def _write_loop(self, out: BinaryIO) -> None:
+        with contextlib.suppress(OSError):  # the camera's reader comes first when the CPU is short; the buffer
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), RECORDER_NICE)  # absorbs the wait
         plan, result = self._plan, self.result
         assert plan is not None and result is not None
         writer: SerWriter | None = None

@@ -6,12 +6,13 @@ start time local and UTC as .NET ticks (100 ns since 0001-01-01) — then the fr
 frame. 16-bit samples are written little-endian with the LittleEndian field 0: the description says 1, but the
 readers named above (and INDI's and FireCapture's writers) take 0 as little-endian, and a file must open there.
 
-The frame count in the header is written when the file is closed, and again every ``HEADER_EVERY`` frames, so a
-recording cut short by a crash or a power cut still opens with (nearly) all its frames.
+The frame count in the header is written when the file is closed, and every ``HEADER_EVERY`` frames as the count
+of frames then in the file, so a recording cut short by a crash or a power cut still opens, with its frames.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import struct
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
 import numpy as np
+
+from .append_file import AppendFile
 
 FILE_ID = b"LUCAM-RECORDER"
 HEADER = struct.Struct("<14s7i40s40s40sqq")
@@ -82,15 +85,15 @@ def _field(text: str) -> bytes:
 class SerWriter:
     """Frames appended one by one to an open binary file; ``close`` writes the timestamps and the frame count."""
 
-    def __init__(self, out: BinaryIO, header: SerHeader) -> None:
+    def __init__(self, out: BinaryIO, header: SerHeader, direct: bool = True) -> None:
         if header.bits not in range(1, 17):
             raise ValueError(f"SER holds 1-16 bits per sample, not {header.bits}")
-        self.out = out
+        self.out = AppendFile(out, direct)  # O_DIRECT where the filesystem allows: see append_file
         self.header = header
         self.frames = 0
         self._ticks: list[int] = []
         self._dtype = np.dtype("<u2" if header.bits > 8 else "u1")
-        out.write(header.pack())
+        self.out.write(header.pack())
 
     def write(self, pixels: np.ndarray, utc: datetime) -> None:
         """One frame (height x width, of the header's size); 16-bit samples go out little-endian as they are."""
@@ -99,17 +102,15 @@ class SerWriter:
             raise ValueError(f"frame is {pixels.shape[1]}x{pixels.shape[0]}, the recording {h.width}x{h.height}")
         if pixels.dtype != self._dtype or not pixels.flags.c_contiguous:
             pixels = np.ascontiguousarray(pixels, dtype=self._dtype)  # only on a big-endian host or a view
-        self.out.write(memoryview(pixels).cast("B"))
+        self.out.write(pixels)
         self._ticks.append(ticks(utc))
         self.frames += 1
-        if self.frames % HEADER_EVERY == 0:
-            self._write_count()
+        if self.frames % HEADER_EVERY == 0:  # the count of the frames now really in the file, for a crash
+            durable = (self.out.sync_blocks() - HEADER_LEN) // self.header.frame_bytes
+            self._write_count(min(self.frames, durable))
 
-    def _write_count(self) -> None:
-        position = self.out.tell()
-        self.out.seek(FRAME_COUNT_AT)
-        self.out.write(struct.pack("<i", self.frames))
-        self.out.seek(position)
+    def _write_count(self, count: int | None = None) -> None:
+        self.out.patch(FRAME_COUNT_AT, struct.pack("<i", self.frames if count is None else count))
 
     def close(self) -> None:
         """The trailer (one UTC time per frame) and the final frame count; closes the file."""
@@ -129,11 +130,13 @@ class SerFile:
     utc: list[datetime]  # empty when the file has no trailer (cut short)
 
 
-def read_ser(path: str) -> SerFile:
-    """Read a SER file (as written here or by any SER writer that puts little-endian data under LittleEndian 0)."""
+def read_ser(path: str, any_file_id: bool = False) -> SerFile:
+    """Read a SER file (as written here or by any SER writer that puts little-endian data under LittleEndian 0;
+    ``any_file_id``: also files whose FileID is not the format's, as INDI's own recorder writes "INDI-RECORDER").
+    A header that counts more frames than the file holds is believed only as far as the file goes."""
     with open(path, "rb") as f:
         raw = f.read(HEADER_LEN)
-    if len(raw) < HEADER_LEN or raw[:14] != FILE_ID:
+    if len(raw) < HEADER_LEN or (raw[:14] != FILE_ID and not any_file_id):
         raise ValueError(f"{path} is not a SER file")
     (_, _, colour, _, width, height, bits, count, observer, instrument, telescope, _,
      utc_start) = HEADER.unpack(raw)
@@ -141,6 +144,9 @@ def read_ser(path: str) -> SerFile:
                        instrument.rstrip(b"\0").decode("ascii", "replace"),
                        telescope.rstrip(b"\0").decode("ascii", "replace"), from_ticks(utc_start))
     dtype = np.dtype("<u2" if bits > 8 else "u1")
+    if header.frame_bytes:
+        count = min(count, (os.path.getsize(path) - HEADER_LEN) // header.frame_bytes)
+        header = dataclasses.replace(header, frames=count)
     frames = (np.memmap(path, dtype=dtype, mode="r", offset=HEADER_LEN, shape=(count, height, width)) if count
               else np.empty((0, height, width), dtype=dtype))
     trailer_at = HEADER_LEN + count * header.frame_bytes

@@ -4,6 +4,7 @@ while streaming, and a camera that vanishes mid-stream."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -131,7 +132,7 @@ def test_a_stalled_consumer_makes_the_ddr_overflow_and_the_loss_is_counted(cam: 
     cam.camera.live.stop()
     lost_in_camera = cam.device._live.lost if cam.device._live else None
     numbers = [f.sequence for f in sink.frames]
-    gaps = sum(b - a - 1 for a, b in zip(numbers, numbers[1:], strict=False))
+    gaps = sum(b - a - 1 for a, b in itertools.pairwise(numbers))
     assert stream.stats.lost == gaps > 0
     assert lost_in_camera is None or lost_in_camera >= 0
     assert cam.camera.stats.frames_lost >= gaps

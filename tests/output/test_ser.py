@@ -8,6 +8,7 @@ import struct
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pytest
@@ -18,6 +19,11 @@ from indi_qhy_py.output.recorder import Recorder, RecordPlan, RecordResult
 from indi_qhy_py.output.upload import UploadError, UploadRoot
 
 T0 = datetime(2026, 12, 1, 22, 0, 0, tzinfo=UTC)
+
+def new_file(path: Path) -> BinaryIO:
+    """A new file for a writer that takes it over (and closes it)."""
+    return os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o640), "w+b")
+
 
 
 def frames(count: int, shape: tuple[int, int], dtype: type, seed: int = 1) -> list[np.ndarray]:
@@ -36,7 +42,7 @@ def test_ticks_are_dotnet_100ns_units_since_year_one() -> None:
 def test_written_frames_read_back_with_their_times(tmp_path: Path, dtype: type, bits: int) -> None:
     path = tmp_path / "a.ser"
     data = frames(5, (30, 40), dtype)
-    writer = ser.SerWriter(open(path, "w+b"), ser.SerHeader(40, 30, bits, ser.colour_id("RGGB"), observer="me",
+    writer = ser.SerWriter(new_file(path), ser.SerHeader(40, 30, bits, ser.colour_id("RGGB"), observer="me",
                                                              instrument="QHY600M", telescope="RC8", start=T0))
     for i, frame in enumerate(data):
         writer.write(frame, T0 + timedelta(milliseconds=25 * i))
@@ -57,17 +63,22 @@ def test_written_frames_read_back_with_their_times(tmp_path: Path, dtype: type, 
 
 def test_a_recording_cut_short_still_opens_with_its_frames(tmp_path: Path) -> None:
     path = tmp_path / "cut.ser"
-    out = open(path, "w+b")
+    out = new_file(path)
     writer = ser.SerWriter(out, ser.SerHeader(8, 4, 16))
-    for frame in frames(ser.HEADER_EVERY + 7, (4, 8), np.uint16):
+    data = frames(ser.HEADER_EVERY + 7, (4, 8), np.uint16)
+    for frame in data:
         writer.write(frame, T0)
-    out.flush()  # the process dies here: no trailer, no final count
-    assert ser.read_ser(str(path)).header.frames == ser.HEADER_EVERY
+    out.flush()  # the process dies here: no trailer, no final count, the last staged block never written
+    got = ser.read_ser(str(path))
+    assert 0 < got.header.frames <= ser.HEADER_EVERY and got.utc == []
+    assert all(np.array_equal(a, b) for a, b in zip(got.frames, data, strict=False))
+    assert path.stat().st_size >= ser.HEADER_LEN + got.header.frames * data[0].nbytes
+    writer.out._stage_ref = None  # let the test's half-written writer go without closing it
     out.close()
 
 
 def test_a_frame_of_another_size_is_refused(tmp_path: Path) -> None:
-    writer = ser.SerWriter(open(tmp_path / "b.ser", "w+b"), ser.SerHeader(8, 4, 16))
+    writer = ser.SerWriter(new_file(tmp_path / "b.ser"), ser.SerHeader(8, 4, 16))
     with pytest.raises(ValueError, match="8x4"):
         writer.write(np.zeros((5, 8), np.uint16), T0)
     writer.close()
