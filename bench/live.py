@@ -10,7 +10,7 @@ Per geometry: recorded FPS (the slope of the SER frames' arrival times); the emu
 the rows the driver asked for (``camera``), the table's figure (``table``); frames lost (camera frame numbers
 missing, must be 0); frames left out of the recording; preview FPS delivered to the client; the driver's CPU (%
 of one core) and peak RSS. The peer is indi_simulator_ccd recording at the nearest geometry it offers,
-9600 x 1080. ``--soak S`` adds a stream of S seconds (full-frame QHY600, preview only) sampling the driver's RSS.
+9600 x 1080. ``--soak S`` adds a stream of S seconds (QHY600, preview only; ``--soak-rows``) sampling RSS.
 Last line:
 ``live_ratio=<minimum over geometries of recorded FPS / the camera's frame rate>`` (goal >= 1.0 with 0 lost).
 """
@@ -186,11 +186,14 @@ def run_peer(control: TcpClient, workdir: Path, seconds: float) -> dict[str, flo
     return {"frames": frames, "fps": fps, "elapsed": elapsed, "message": message}  # type: ignore[dict-item]
 
 
-def soak(control: TcpClient, pid: int, seconds: float) -> tuple[float, float, float]:
+def soak(control: TcpClient, pid: int, seconds: float, rows: int | None) -> tuple[float, float, float, str]:
+    """Stream ``seconds`` (preview only) at ``rows`` (None: the whole frame); RSS after 10 s, highest and last, and
+    the frames the camera lost meanwhile."""
     device = DEVICES[QHY600M.name]
     control.set(device, "CCD_FRAME", "Number", X=0, Y=0, WIDTH=QHY600M.effective.width,
-                HEIGHT=QHY600M.effective.height)
+                HEIGHT=rows or QHY600M.effective.height)
     control.set(device, "BIT_DEPTH", "Switch", BITS_16="On")
+    control.set(device, "STREAMING_EXPOSURE", "Number", STREAMING_EXPOSURE_VALUE=QHY600M.exposure_min_s)
     control.set(device, "CCD_VIDEO_STREAM", "Switch", STREAM_ON="On")
     time.sleep(10)  # the buffers, first touched
     first = sample(pid).rss_mb
@@ -200,13 +203,17 @@ def soak(control: TcpClient, pid: int, seconds: float) -> tuple[float, float, fl
         time.sleep(5)
         highest = max(highest, sample(pid).rss_mb)
     last = sample(pid).rss_mb
+    time.sleep(1.2)
+    lost = control.values[(device, "STREAM_STATS")].get("LOST", "?")
     control.set(device, "CCD_VIDEO_STREAM", "Switch", STREAM_OFF="On")
-    return first, highest, last
+    return first, highest, last, lost
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--soak", type=float, default=0.0, help="also stream this many seconds, sampling RSS")
+    parser.add_argument("--soak-rows", type=int, default=None, help="rows of the soak stream (default: all)")
+    parser.add_argument("--soak-only", action="store_true", help="skip the geometries: only the soak")
     args = parser.parse_args()
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="live_bench_"))
@@ -231,7 +238,7 @@ def main() -> int:
             control.set(device, "USB_TRAFFIC", "Number", TRAFFIC=0)
         pid = driver_pid(server)
         counters = {name: PreviewCounter(port, device) for name, device in DEVICES.items()}
-        for model, rows, bits, seconds in GEOMETRIES:
+        for model, rows, bits, seconds in [] if args.soak_only else GEOMETRIES:
             label = f"{model.name} {model.effective.width}x{rows or model.effective.height} {bits}-bit"
             result = run_geometry(control, pid, counters[model.name], uploads, model, rows, bits, seconds)
             results.append((label, result))
@@ -239,18 +246,22 @@ def main() -> int:
                   f"{result['camera']:.2f}, table {result['table']:.2f}; lost {result['lost']:.0f}, left out "
                   f"{result['dropped']:.0f}; preview {result['preview']:.1f} FPS; driver CPU {result['cpu']:.0f}% "
                   f"RSS {result['rss']:.0f} MB", flush=True)
-        peer = run_peer(control, workdir, 4)
-        print(f"peer indi_simulator_ccd 9600x1080: recorded {peer['fps']:.2f} FPS ({peer['frames']:.0f} frames)",
-              flush=True)
+        if not args.soak_only:
+            peer = run_peer(control, workdir, 4)
+            print(f"peer indi_simulator_ccd 9600x1080: recorded {peer['fps']:.2f} FPS ({peer['frames']:.0f} frames)",
+                  flush=True)
         if args.soak:
-            first, highest, last = soak(control, pid, args.soak)
-            print(f"soak {args.soak:.0f} s QHY600M full 16-bit stream: RSS {first:.0f} MB after 10 s, highest "
-                  f"{highest:.0f} MB, last {last:.0f} MB (growth {last - first:+.0f} MB)")
+            first, highest, last, lost = soak(control, pid, args.soak, args.soak_rows)
+            print(f"soak {args.soak:.0f} s QHY600M {args.soak_rows or 'full-frame'}-row 16-bit stream: RSS {first:.0f} "
+                  f"MB after 10 s, highest {highest:.0f} MB, last {last:.0f} MB (growth {last - first:+.0f} MB); "
+                  f"frames lost {lost}", flush=True)
         control.close()
     finally:
         server.terminate()
         server.wait(10)
         shutil.rmtree(workdir, ignore_errors=True)
+    if not results:
+        return 0
     lost = sum(r["lost"] for _, r in results)
     ratio = min(r["fps"] / r["camera"] for _, r in results)
     print(f"frames lost in all geometries: {lost:.0f}; recorded / table FPS min "

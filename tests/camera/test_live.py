@@ -163,3 +163,16 @@ def test_no_stream_while_an_exposure_runs(cam: Bench) -> None:
     exposure.abort(1.0)
     with pytest.raises(ValueError, match="out of range"):
         cam.camera.live.start(10_000, Sink().on_frame, Sink().on_end)
+
+
+def test_a_disconnect_mid_stream_ends_it_at_once_and_the_camera_comes_back_clean(cam: Bench) -> None:
+    sink = Sink()
+    cam.camera.live.start(0.01, sink.on_frame, sink.on_end, roi=band(cam))
+    sink.wait_for(3)
+    began = time.monotonic()
+    cam.camera.disconnect()
+    assert (time.monotonic() - began) * 1e3 < 500 and cam.camera.live.stream is None
+    assert sink.ended and sink.ended[0].reason == "the camera is being disconnected"
+    cam.camera.connect()
+    frame = cam.camera.start_exposure(0.01).result(10)
+    assert frame.meta.good and cam.device.registers.single

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from indi_qhy_py.emulator import emulated_backend
+from indi_qhy_py.output import ser
 from indi_qhy_py.output.ser import read_ser
 from tests.indi.conftest import InProcess, served_in_process
 
@@ -123,3 +124,28 @@ def test_every_streaming_property_round_trips_and_is_saved_with_the_configuratio
     assert c.values[(QHY600M, "LIMITS")]["LIMITS_PREVIEW_FPS"] == "7"
     assert c.values[(QHY600M, "CCD_STREAM_ENCODER")]["MJPEG"] == "On"
     assert c.values[(QHY600M, "RECORD_FILE")]["RECORD_FILE_NAME"] == "jupiter__T_"
+
+
+def test_a_colour_recording_carries_the_bayer_pattern_of_its_stream_frame(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INDI_QHY_CONFIG_DIR", str(tmp_path))
+    monkeypatch.setenv("INDI_QHY_UPLOAD_ROOT", str(tmp_path / "uploads"))
+    device = "QHY268C-268C000000000001"
+    with served_in_process(emulated_backend("QHY268C", rate_limit=True), tmp_path) as (_, c):
+        c.connect(device)
+        c.set(device, "CCD_FRAME", "Number", X=0, Y=0, WIDTH=400, HEIGHT=200)
+        c.set(device, "RECORD_FILE", "Text", RECORD_FILE_DIR="rec", RECORD_FILE_NAME="colour")
+        for x, y, pattern in ((0, 0, "RGGB"), (1, 0, "GRBG"), (0, 1, "GBRG"), (1, 1, "BGGR")):
+            c.set(device, "CCD_STREAM_FRAME", "Number", X=x, Y=y, WIDTH=200, HEIGHT=100)
+            c.set(device, "RECORD_OPTIONS", "Number", RECORD_FRAME_TOTAL=3)
+            mark = c.mark()
+            c.set(device, "RECORD_STREAM", "Switch", RECORD_FRAME_ON="On")
+            done = c.wait(lambda m: m.get("name") == "RECORD_STREAM" and m.get("state") in ("Ok", "Alert"), 30,
+                          mark + 1)
+            got = read_ser(done.get("message", "").split(" to ", 1)[1])
+            assert got.header.colour == ser.BAYER[pattern] and got.header.frames == 3, (x, y, pattern)
+        c.set(device, "CCD_BINNING", "Number", HOR_BIN=2, VER_BIN=2)  # binning leaves no mosaic
+        mark = c.mark()
+        c.set(device, "RECORD_STREAM", "Switch", RECORD_FRAME_ON="On")
+        done = c.wait(lambda m: m.get("name") == "RECORD_STREAM" and m.get("state") in ("Ok", "Alert"), 30, mark + 1)
+        assert read_ser(done.get("message", "").split(" to ", 1)[1]).header.colour == ser.MONO
