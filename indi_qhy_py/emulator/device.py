@@ -21,18 +21,18 @@ from .clock import EmulatedClock
 from .control import CameraRegisters, ControlRequests, Stall
 from .faults import FaultInjector, FaultSite, damage
 from .filter_port import EmulatedWheel, FilterPort
+from .live import LiveSchedule
 from .loader import BootLoaderRam
 from .power import PowerSupply
 from .readout import FrameBuilder
 from .scene import Dark, Scene
 from .sensor import SensorSimulator
 from .stand_in import StandIn
-from .stream import FrameRecord, FrameStream
+from .stream import FrameRecord, FrameStream, LinkClock
 from .thermal import ThermalModel
 
 __all__ = ["DeviceAbsent", "EmulatedCamera", "Stall", "StreamTimeout"]
 
-HOST_QUEUE_S = 0.002  # a read that follows the last one within this (real) time finds the link still busy
 REENUMERATE_S = 0.5  # ASSUMED: time from the FX3 jump (or power-on, or a watchdog reset) to the runtime device
 WATCHDOG_TIMEOUT_S = 30.0  # ASSUMED: three of the SDK's 10 s feeds missed
 _addresses = itertools.count(2)
@@ -52,17 +52,6 @@ class _ExposureInProgress:
     started: float
     duration: float
     ready_at: float
-
-
-@dataclass
-class _LiveStream:
-    """Live mode: frames every ``period`` emulated seconds from ``t0``, buffered in the DDR until read."""
-
-    t0: float
-    period: float
-    capacity: int  # frames the DDR holds
-    next_index: int = 0
-    lost: int = 0  # frames that found the DDR full
 
 
 class EmulatedCamera:
@@ -102,9 +91,9 @@ class EmulatedCamera:
         self._absent_until: float | None = None
         self._unplug_at: tuple[float, float] | None = None  # (emulated time, down seconds)
         self._exposure: _ExposureInProgress | None = None
-        self._live: _LiveStream | None = None
+        self._live: LiveSchedule | None = None
         self._stream: FrameStream | None = None
-        self._link_free_at: float | None = None  # emulated time the link finished the last bytes it carried
+        self.link = LinkClock(self.clock)
         self._lock = threading.RLock()
 
     # --- presence on the bus ----------------------------------------------------------------------------------
@@ -171,32 +160,21 @@ class EmulatedCamera:
     def control_out(self, generation: int, request: int, value: int, index: int, data: bytes) -> int:
         with self._lock:
             self.check(generation)
-            if self.in_loader:
-                if request != protocol.REQ_FIRMWARE:
-                    raise Stall(f"boot loader does not answer request 0x{request:02X}")
-                return self._loader_write(value, index, data)
-            return self.requests.control_out(request, value, index, data)
+            if not self.in_loader:
+                return self.requests.control_out(request, value, index, data)
+            taken, jump = self.ram.request_out(request, value, index, data)
+            if jump:  # the FX3 runs the firmware and re-enumerates
+                self.in_loader = False
+                self.generation += 1
+                self._absent_until = self.clock.now() + REENUMERATE_S
+            return taken
 
     def control_in(self, generation: int, request: int, value: int, index: int, length: int) -> bytes:
         with self._lock:
             self.check(generation)
             if self.in_loader:
-                if request != protocol.REQ_FIRMWARE:
-                    raise Stall(f"boot loader does not answer request 0x{request:02X}")
-                return self.ram.read(value | (index << 16), length)
+                return self.ram.request_in(request, value, index, length)
             return self.requests.control_in(request, value, index, length)
-
-    # --- boot loader -------------------------------------------------------------------------------------------
-    def _loader_write(self, value: int, index: int, data: bytes) -> int:
-        """A firmware chunk into RAM, or (no data) the jump: the FX3 runs the firmware and re-enumerates."""
-        if data:
-            return self.ram.write(value | (index << 16), data)
-        if not self.ram:
-            raise Stall("jump requested but no firmware was loaded")
-        self.in_loader = False
-        self.generation += 1
-        self._absent_until = self.clock.now() + REENUMERATE_S
-        return 0
 
     # --- exposures -----------------------------------------------------------------------------------------------
     def discard_frame(self) -> None:
@@ -212,27 +190,22 @@ class EmulatedCamera:
         self.discard_frame()
         self._live = None if single else self._new_live(self.clock.now())
 
-    def _new_live(self, now: float) -> _LiveStream:
-        frame_len = self.frames.length(self.registers)
-        return _LiveStream(now, self.live_period(), max(1, self.model.ddr_mb * 2**20 // frame_len))
+    def _new_live(self, now: float) -> LiveSchedule:
+        return LiveSchedule(now, self.live_period(), self._ddr_frames())
+
+    def _ddr_frames(self) -> int:
+        return max(1, self.model.ddr_mb * 2**20 // self.frames.length(self.registers))
 
     def live_period(self) -> float:
         """Seconds between two live frames: the exposure, or the time the frame takes on the link if longer."""
         r = self.registers
-        period = self._link_time(r, r.usb_traffic) if self.rate_limit else 0.0
+        period = self.frames.link_time(r, r.usb_traffic) if self.rate_limit else 0.0
         return max(r.exposure_us / 1e6, period)
-
-    def _link_time(self, registers: CameraRegisters, usb_traffic: int = 0) -> float:
-        """Seconds to stream one frame. ASSUMED: the published frame rates are for the rows a user asks QHY's SDK for,
-        which streams 34 more (``protocol.rows_for``): a full frame (QHY600 6456 rows, QHY268 4244) and a QHY600 ROI
-        then take exactly the published time; a QHY268 ROI, streamed with 34 rows more above it, a little longer."""
-        rows = self.frames.readout(registers).streamed_rows
-        return self.model.frame_time_s(max(1, rows - protocol.ROW_MARGIN), registers.bits, usb_traffic)
 
     def start_exposure(self, now: float) -> None:
         """Start a single frame; a new start discards any frame still queued (ASSUMED: A6 flushes the FIFO)."""
         duration = self.registers.exposure_us / 1e6
-        transfer = 0.5 * self._link_time(self.registers) if self.rate_limit else 0.0
+        transfer = 0.5 * self.frames.link_time(self.registers) if self.rate_limit else 0.0
         self._stream = None
         self._exposure = _ExposureInProgress(replace(self.registers), now, duration, now + duration + transfer)
         fault = self.faults.take_unplug("exposure")
@@ -254,7 +227,8 @@ class EmulatedCamera:
         self.frame_counter += 1
         built = self.frames.build(registers, self.scene, sequence, duration, self.thermal.sensor_c)
         record = FrameRecord(sequence, started, registers, built.layout, built.truth, built.image)
-        rate = len(built.data) / self._link_time(registers, registers.usb_traffic) if self.rate_limit else math.inf
+        link_s = self.frames.link_time(registers, registers.usb_traffic)
+        rate = len(built.data) / link_s if self.rate_limit else math.inf
         stream = FrameStream([built.data], rate, ready_at)
         for fault in self.faults.take_stream_faults():
             damage(fault, FaultSite(fault.params, stream, record, built.data, built.layout, self.sensor.rng))
@@ -276,19 +250,13 @@ class EmulatedCamera:
         live = self._live
         if live is not None:
             period = self.live_period()
-            if period != live.period:  # a setting changed the frame time: the next frame comes one period on
-                self._live = live = _LiveStream(now - live.next_index * period, period,
-                                                self._new_live(now).capacity, live.next_index, live.lost)
-            due = math.floor((now - live.t0) / live.period) if live.period > 0 else live.next_index + 1
-            if due <= live.next_index:
+            if period != live.period:
+                self._live = live = live.retimed(now, period, self._ddr_frames())
+            taken = live.take(now)
+            if taken is None:
                 return None
-            overflow = due - live.next_index - live.capacity
-            if overflow > 0:  # the DDR was full: those frames were never stored
-                live.lost += overflow
-                live.next_index += overflow
-                self.frame_counter += overflow
-            started = live.t0 + live.next_index * live.period
-            live.next_index += 1
+            overflow, started = taken
+            self.frame_counter += overflow  # frames the full DDR never stored still took their numbers
             self._stream = self._materialize(replace(self.registers), started, self.registers.exposure_us / 1e6,
                                              min(now, started + live.period))
             return self._stream
@@ -313,9 +281,8 @@ class EmulatedCamera:
                 stream = self._current_stream(self.clock.now())
                 if stream is not None and (stream.stall_at is None or stream.sent < stream.stall_at):
                     before = stream.sent
-                    if before == 0:  # a host that asks again at once had its next transfer queued (as libusb does)
-                        queued = self._link_free_at is not None and entered - self._link_free_at <= self._host_gap()
-                        stream.begin(self._link_free_at if queued and self._link_free_at is not None else entered)
+                    if before == 0:
+                        stream.begin(self.link.host_from(entered))
                     if stream.unplug_at is not None and before + length > stream.unplug_at:
                         stream.serve(address, stream.unplug_at - before)
                         self.unplug(stream.unplug_down_s)
@@ -325,7 +292,7 @@ class EmulatedCamera:
                     if stream.sent >= stream.total:
                         self._stream = None
                         self.frames_sent += 1
-                    due = self._link_free_at = stream.due()
+                    due = self.link.free_at = stream.due()
                     break
             if time.monotonic() >= deadline:
                 raise StreamTimeout(f"no data within {timeout_ms} ms")
@@ -338,11 +305,6 @@ class EmulatedCamera:
         if stalled_mid and n == 0:
             raise StreamTimeout(f"device stalled; no data within {timeout_ms} ms")
         return n
-
-    def _host_gap(self) -> float:
-        """The longest pause between two reads that still counts as a host with its next transfer queued: a
-        synchronous reader's call overhead (and the emulator's sleep overshoot) is no idle time on the link."""
-        return HOST_QUEUE_S * self.clock.speed
 
     @property
     def live_frames_lost(self) -> int:

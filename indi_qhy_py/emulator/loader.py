@@ -39,3 +39,18 @@ class BootLoaderRam:
             if page is not None:
                 out[i] = page[(address + i) & (PAGE - 1)]
         return bytes(out)
+
+    def request_out(self, request: int, value: int, index: int, data: bytes) -> tuple[int, bool]:
+        """A boot-loader OUT request: (bytes taken, True for the jump: no data, to the firmware now in RAM)."""
+        if request != protocol.REQ_FIRMWARE:
+            raise Stall(f"boot loader does not answer request 0x{request:02X}")
+        if data:
+            return self.write(value | (index << 16), data), False
+        if not self:
+            raise Stall("jump requested but no firmware was loaded")
+        return 0, True
+
+    def request_in(self, request: int, value: int, index: int, length: int) -> bytes:
+        if request != protocol.REQ_FIRMWARE:
+            raise Stall(f"boot loader does not answer request 0x{request:02X}")
+        return self.read(value | (index << 16), length)

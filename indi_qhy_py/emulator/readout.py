@@ -40,6 +40,13 @@ class FrameBuilder:
         """What the A2 registers ask the camera to stream."""
         return protocol.readout_for(self.family, registers.rows, registers.first_row, self.model.readout_height)
 
+    def link_time(self, registers: CameraRegisters, usb_traffic: int = 0) -> float:
+        """Seconds to stream one frame. ASSUMED: the published frame rates are for the rows a user asks QHY's SDK for,
+        which streams 34 more (``protocol.rows_for``): a full frame (QHY600 6456 rows, QHY268 4244) and a QHY600 ROI
+        then take exactly the published time; a QHY268 ROI, streamed with 34 rows more above it, a little longer."""
+        rows = self.readout(registers).streamed_rows
+        return self.model.frame_time_s(max(1, rows - protocol.ROW_MARGIN), registers.bits, usb_traffic)
+
     def length(self, registers: CameraRegisters) -> int:
         """Bytes the next frame will take on the wire."""
         readout = self.readout(registers)

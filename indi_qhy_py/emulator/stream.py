@@ -1,5 +1,5 @@
-"""What the emulated camera has queued on EP 0x81 (``FrameStream``) and its record of each frame sent
-(``FrameRecord``): shared by the frame builder and the fault injector."""
+"""What the emulated camera has queued on EP 0x81 (``FrameStream``), its record of each frame sent
+(``FrameRecord``), and when its USB link is free (``LinkClock``): shared by the device and the fault injector."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ from .. import protocol
 from .sensor import Truth
 
 if TYPE_CHECKING:
+    from .clock import EmulatedClock
     from .control import CameraRegisters
+
+HOST_QUEUE_S = 0.002  # real seconds: see LinkClock
 
 
 @dataclass
@@ -74,3 +77,23 @@ class FrameStream:
             pos = 0
         self.sent += done
         return done
+
+
+class LinkClock:
+    """When the camera's USB link finished the last bytes it carried (emulated seconds).
+
+    A host that reads again within ``HOST_QUEUE_S`` real seconds had its next transfer queued, as libusb's are: the
+    link goes on from where it was, so a synchronous reader's call overhead (and the emulator's sleep overshoot) is
+    no idle time on the link. A host that comes back later finds the link idle since then.
+    """
+
+    def __init__(self, clock: EmulatedClock) -> None:
+        self.clock = clock
+        self.free_at: float | None = None
+
+    def host_from(self, entered: float) -> float:
+        """From when a transfer the host asked for at ``entered`` may move bytes."""
+        free_at = self.free_at
+        if free_at is not None and entered - free_at <= HOST_QUEUE_S * self.clock.speed:
+            return free_at
+        return entered

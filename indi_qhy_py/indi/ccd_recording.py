@@ -13,6 +13,7 @@ import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from ..camera.live import LiveFrame
 from ..output import ser
 from ..output.fits_header import bayer_offsets
 from ..output.recorder import Recorder, RecordPlan, RecordResult
@@ -86,8 +87,8 @@ class CcdRecording:
         self.device.accept(v, values)  # read when a recording starts
 
     # --- the stream's frames --------------------------------------------------------------------------------------
-    def offer(self, frame: object) -> None:
-        self.recorder.offer(frame)  # type: ignore[arg-type]
+    def offer(self, frame: LiveFrame) -> None:
+        self.recorder.offer(frame)
 
     def stop(self) -> None:
         self.recorder.stop()
