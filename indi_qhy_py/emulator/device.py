@@ -191,21 +191,18 @@ class EmulatedCamera:
         self._live = None if single else self._new_live(self.clock.now())
 
     def _new_live(self, now: float) -> LiveSchedule:
-        return LiveSchedule(now, self.live_period(), self._ddr_frames())
-
-    def _ddr_frames(self) -> int:
-        return max(1, self.model.ddr_mb * 2**20 // self.frames.length(self.registers))
+        return LiveSchedule(now, self.live_period(), self.frames.ddr_frames(self.registers))
 
     def live_period(self) -> float:
-        """Seconds between two live frames: the exposure, or the time the frame takes on the link if longer."""
+        """Seconds between two live frames: the exposure, or the camera's frame time if longer."""
         r = self.registers
-        period = self.frames.link_time(r, r.usb_traffic) if self.rate_limit else 0.0
+        period = self.frames.frame_time(r, r.usb_traffic) if self.rate_limit else 0.0
         return max(r.exposure_us / 1e6, period)
 
     def start_exposure(self, now: float) -> None:
         """Start a single frame; a new start discards any frame still queued (ASSUMED: A6 flushes the FIFO)."""
         duration = self.registers.exposure_us / 1e6
-        transfer = 0.5 * self.frames.link_time(self.registers) if self.rate_limit else 0.0
+        transfer = 0.5 * self.frames.frame_time(self.registers) if self.rate_limit else 0.0
         self._stream = None
         self._exposure = _ExposureInProgress(replace(self.registers), now, duration, now + duration + transfer)
         fault = self.faults.take_unplug("exposure")
@@ -227,8 +224,7 @@ class EmulatedCamera:
         self.frame_counter += 1
         built = self.frames.build(registers, self.scene, sequence, duration, self.thermal.sensor_c)
         record = FrameRecord(sequence, started, registers, built.layout, built.truth, built.image)
-        link_s = self.frames.link_time(registers, registers.usb_traffic)
-        rate = len(built.data) / link_s if self.rate_limit else math.inf
+        rate = self.frames.wire_rate(registers, len(built.data)) if self.rate_limit else math.inf
         stream = FrameStream([built.data], rate, ready_at)
         for fault in self.faults.take_stream_faults():
             damage(fault, FaultSite(fault.params, stream, record, built.data, built.layout, self.sensor.rng))
@@ -251,7 +247,7 @@ class EmulatedCamera:
         if live is not None:
             period = self.live_period()
             if period != live.period:
-                self._live = live = live.retimed(now, period, self._ddr_frames())
+                self._live = live = live.retimed(now, period, self.frames.ddr_frames(self.registers))
             taken = live.take(now)
             if taken is None:
                 return None
@@ -305,6 +301,11 @@ class EmulatedCamera:
         if stalled_mid and n == 0:
             raise StreamTimeout(f"device stalled; no data within {timeout_ms} ms")
         return n
+
+    @property
+    def live_backlog(self) -> int:
+        """Live frames waiting in the DDR for the host to read (0 out of live mode)."""
+        return self._live.backlog(self.clock.now()) if self._live is not None else 0
 
     @property
     def live_frames_lost(self) -> int:

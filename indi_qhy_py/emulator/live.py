@@ -19,6 +19,11 @@ class LiveSchedule:
         """The same stream after a setting changed the frame time: the next frame comes one new period on."""
         return LiveSchedule(now - self.next_index * period, period, capacity, self.next_index, self.lost)
 
+    def backlog(self, now: float) -> int:
+        """Frames finished and waiting in the DDR for the host (at most the DDR's capacity)."""
+        due = math.floor((now - self.t0) / self.period) if self.period > 0 else self.next_index
+        return min(max(0, due - self.next_index), self.capacity)
+
     def take(self, now: float) -> tuple[int, float] | None:
         """The next frame the host may read now, as (frames lost to a full DDR just before it, its start time);
         None while it is still being exposed or read out."""

@@ -40,12 +40,34 @@ class FrameBuilder:
         """What the A2 registers ask the camera to stream."""
         return protocol.readout_for(self.family, registers.rows, registers.first_row, self.model.readout_height)
 
-    def link_time(self, registers: CameraRegisters, usb_traffic: int = 0) -> float:
-        """Seconds to stream one frame. ASSUMED: the published frame rates are for the rows a user asks QHY's SDK for,
-        which streams 34 more (``protocol.rows_for``): a full frame (QHY600 6456 rows, QHY268 4244) and a QHY600 ROI
-        then take exactly the published time; a QHY268 ROI, streamed with 34 rows more above it, a little longer."""
+    def frame_time(self, registers: CameraRegisters, usb_traffic: int = 0) -> float:
+        """Seconds the camera takes for one frame (the published frame rate). ASSUMED: the rates are for the rows a
+        user asks QHY's SDK for, which streams 34 more (``protocol.rows_for``): a full frame (QHY600 6456 rows,
+        QHY268 4244) and a QHY600 ROI then take exactly the published time; a QHY268 ROI, streamed with 34 rows
+        more above it, a little longer."""
         rows = self.readout(registers).streamed_rows
         return self.model.frame_time_s(max(1, rows - protocol.ROW_MARGIN), registers.bits, usb_traffic)
+
+    def ddr_frames(self, registers: CameraRegisters) -> int:
+        """Frames of this geometry the camera's DDR holds."""
+        return max(1, self.model.ddr_mb * 2**20 // self.length(registers))
+
+    def wire_rate(self, registers: CameraRegisters, nbytes: int) -> float:
+        """Bytes per second a frame of ``nbytes`` crosses the link at: a single frame at its rated throughput, a
+        live one at the link's speed (never slower than the camera makes the frames)."""
+        rate = nbytes / self.frame_time(registers, registers.usb_traffic)
+        return rate if registers.single else max(rate, self.live_link_rate(registers.usb_traffic))
+
+    def live_link_rate(self, usb_traffic: int = 0) -> float:
+        """Bytes per second the camera's USB link carries a live stream at. ASSUMED: the link's speed does not
+        depend on the ROI, so it is the fastest stream the model's published table implies on the wire (QHY600:
+        9600x1080 at 22.5 FPS, 481 MB/s; QHY268: full frame 16-bit at 6 FPS, 320 MB/s); at every other geometry
+        the camera makes frames slower than the link carries them, and a backlog in the DDR after a host pause
+        drains. USB_TRAFFIC slows the link as it slows the frames."""
+        width = self.model.readout_width
+        return max(protocol.live_frame_length(width, p.rows + protocol.ROW_MARGIN, bits)
+                   / self.model.frame_time_s(p.rows, bits, usb_traffic)
+                   for p in self.model.frame_rates for bits in (8, 16))
 
     def length(self, registers: CameraRegisters) -> int:
         """Bytes the next frame will take on the wire."""
