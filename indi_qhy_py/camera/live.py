@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from .camera import Camera
 
 READ_TIMEOUT_MS = 100  # a stop is noticed within this much of a read that waits for the next frame
-SPARE_BUFFER_LIMIT = 32 << 20  # frames up to this size get three read buffers, larger ones two
+SPARE_BUFFER_LIMIT = 64 << 20  # frames up to this size (a QHY268 full frame) get three read buffers, larger ones two
 #: What may change while the camera streams: sent at once. Anything else is kept for the next single frame.
 LIVE_SETTINGS = ("gain", "offset", "usb_traffic")
 

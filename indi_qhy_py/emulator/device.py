@@ -268,7 +268,7 @@ class EmulatedCamera:
         if endpoint != protocol.BULK_IN_ENDPOINT:
             raise Stall(f"no endpoint 0x{endpoint:02X}")
         deadline = time.monotonic() + (timeout_ms / 1000.0 if timeout_ms else 3600.0)
-        entered = self.clock.now()  # when the host asked: a frame not yet begun starts crossing the link then
+        entered, entered_real = self.clock.now(), time.monotonic()  # a frame not yet begun may cross from then
         while True:
             with self._lock:
                 self.check(generation)
@@ -278,7 +278,7 @@ class EmulatedCamera:
                 if stream is not None and (stream.stall_at is None or stream.sent < stream.stall_at):
                     before = stream.sent
                     if before == 0:
-                        stream.begin(self.link.host_from(entered))
+                        stream.begin(self.link.host_from(entered, entered_real))
                     if stream.unplug_at is not None and before + length > stream.unplug_at:
                         stream.serve(address, stream.unplug_at - before)
                         self.unplug(stream.unplug_down_s)
@@ -298,6 +298,7 @@ class EmulatedCamera:
             wait = max(wait, deadline - time.monotonic())  # the transfer hangs until libusb's timeout
         if wait > 0:
             time.sleep(wait)
+        self.link.handed_over(slept=wait > 0)
         if stalled_mid and n == 0:
             raise StreamTimeout(f"device stalled; no data within {timeout_ms} ms")
         return n

@@ -41,12 +41,17 @@ class FrameBuilder:
         return protocol.readout_for(self.family, registers.rows, registers.first_row, self.model.readout_height)
 
     def frame_time(self, registers: CameraRegisters, usb_traffic: int = 0) -> float:
-        """Seconds the camera takes for one frame (the published frame rate). ASSUMED: the rates are for the rows a
-        user asks QHY's SDK for, which streams 34 more (``protocol.rows_for``): a full frame (QHY600 6456 rows,
-        QHY268 4244) and a QHY600 ROI then take exactly the published time; a QHY268 ROI, streamed with 34 rows
-        more above it, a little longer."""
-        rows = self.readout(registers).streamed_rows
-        return self.model.frame_time_s(max(1, rows - protocol.ROW_MARGIN), registers.bits, usb_traffic)
+        """Seconds the camera takes for one frame. ASSUMED: the published rates are what QHY's SDK gets for the ROI a
+        user asks for, so a frame takes the table's time for its image rows, whatever rows the SDK streams with
+        them (34 more on a QHY600, 68 around a QHY268 ROI), and a full frame the table's full-frame time."""
+        readout = self.readout(registers)
+        if readout.streamed_rows >= self.model.readout_height:
+            rows = max(p.rows for p in self.model.frame_rates)
+        elif self.family == "QHY600":
+            rows = readout.image_rows
+        else:  # a QHY268 ROI in the effective area (y >= 34) has 34 rows above it and 34 below (protocol.rows_for)
+            rows = readout.streamed_rows - 2 * protocol.ROW_MARGIN
+        return self.model.frame_time_s(max(1, rows), registers.bits, usb_traffic)
 
     def ddr_frames(self, registers: CameraRegisters) -> int:
         """Frames of this geometry the camera's DDR holds."""
@@ -65,9 +70,15 @@ class FrameBuilder:
         the camera makes frames slower than the link carries them, and a backlog in the DDR after a host pause
         drains. USB_TRAFFIC slows the link as it slows the frames."""
         width = self.model.readout_width
-        return max(protocol.live_frame_length(width, p.rows + protocol.ROW_MARGIN, bits)
+        return max(protocol.live_frame_length(width, self.streamed_rows_of(p.rows), bits)
                    / self.model.frame_time_s(p.rows, bits, usb_traffic)
                    for p in self.model.frame_rates for bits in (8, 16))
+
+    def streamed_rows_of(self, table_rows: int) -> int:
+        """The rows the SDK streams for a geometry of the published table (the inverse of ``frame_time``)."""
+        if table_rows >= max(p.rows for p in self.model.frame_rates):
+            return self.model.readout_height + (protocol.ROW_MARGIN if self.family == "QHY600" else 0)
+        return table_rows + protocol.ROW_MARGIN * (1 if self.family == "QHY600" else 2)
 
     def length(self, registers: CameraRegisters) -> int:
         """Bytes the next frame will take on the wire."""

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ctypes
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -80,20 +81,34 @@ class FrameStream:
 
 
 class LinkClock:
-    """When the camera's USB link finished the last bytes it carried (emulated seconds).
+    """When the camera's USB link finished the last bytes it carried (emulated seconds), and when the host had them.
 
     A host that reads again within ``HOST_QUEUE_S`` real seconds had its next transfer queued, as libusb's are: the
-    link goes on from where it was, so a synchronous reader's call overhead (and the emulator's sleep overshoot) is
-    no idle time on the link. A host that comes back later finds the link idle since then.
+    link goes on from where it was, so a synchronous reader's call overhead is no idle time on the link. A host that
+    comes back later finds the link idle for as long as it was away: its wake-up after the bytes were due plus the
+    time it took to ask again. When the emulator itself fell behind (rendering or copying a frame in the host's
+    process) the host had the bytes late through no fault of its own: that delay is not charged to the link.
     """
 
     def __init__(self, clock: EmulatedClock) -> None:
         self.clock = clock
         self.free_at: float | None = None
+        self._handed_real: float | None = None  # real time the host had its last transfer's bytes
+        self._woke_s = 0.0  # real seconds the host woke after they were due
 
-    def host_from(self, entered: float) -> float:
-        """From when a transfer the host asked for at ``entered`` may move bytes."""
+    def handed_over(self, slept: bool) -> None:
+        """The host has its last transfer now: after the emulator slept until the link finished it (any overshoot
+        is the host's wake-up, and counts), or at once because the emulator was behind time (that does not)."""
+        self._handed_real = time.monotonic()
+        late = self.clock.real_seconds(self.clock.now() - self.free_at) if self.free_at is not None else 0.0
+        self._woke_s = max(0.0, late) if slept else 0.0
+
+    def host_from(self, entered: float, entered_real: float) -> float:
+        """From when a transfer the host asked for at ``entered`` (``entered_real`` in real time) may move bytes."""
         free_at = self.free_at
-        if free_at is not None and entered - free_at <= HOST_QUEUE_S * self.clock.speed:
+        if free_at is None or self._handed_real is None:
+            return entered
+        away = self._woke_s + max(0.0, entered_real - self._handed_real)
+        if away <= HOST_QUEUE_S:
             return free_at
-        return entered
+        return min(entered, free_at + away * self.clock.speed)
