@@ -109,7 +109,7 @@ def camera_fps(model: CameraModel, rows: int, bits: int) -> float:
 
 def table_fps(model: CameraModel, rows: int | None, bits: int) -> float:
     """The product page's figure: for a full frame (``rows`` None) the table's full-frame row."""
-    return 1.0 / model.frame_time_s(rows or max(p.rows for p in model.frame_rates), bits)
+    return 1.0 / model.frame_time_s(rows or model.full_frame_rate_rows, bits)
 
 
 def record(control: TcpClient, device: str, seconds: float, folder: str, timeout: float = 120) -> str:

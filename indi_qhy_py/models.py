@@ -152,6 +152,11 @@ class CameraModel:
     def ddr_mb(self) -> int:
         return self.variant.ddr_mb
 
+    @property
+    def full_frame_rate_rows(self) -> int:
+        """The row count of the rate table's full-frame line (the product page's own count)."""
+        return max(p.rows for p in self.frame_rates)
+
     def dark_current(self, temperature_c: float) -> float:
         """Dark current in e-/px/s at a sensor temperature, doubling every ``dark_doubling_c`` degrees."""
         return self.dark_e_per_s_at_minus10 * 2.0 ** ((temperature_c + 10.0) / self.dark_doubling_c)

@@ -44,14 +44,15 @@ class FrameBuilder:
         """Seconds the camera takes for one frame. ASSUMED: the published rates are what QHY's SDK gets for the ROI a
         user asks for, so a frame takes the table's time for its image rows, whatever rows the SDK streams with
         them (34 more on a QHY600, 68 around a QHY268 ROI), and a full frame the table's full-frame time."""
-        readout = self.readout(registers)
-        if readout.streamed_rows >= self.model.readout_height:
-            rows = max(p.rows for p in self.model.frame_rates)
-        elif self.family == "QHY600":
-            rows = readout.image_rows
-        else:  # a QHY268 ROI in the effective area (y >= 34) has 34 rows above it and 34 below (protocol.rows_for)
-            rows = readout.streamed_rows - 2 * protocol.ROW_MARGIN
+        streamed = self.readout(registers).streamed_rows
+        full = streamed >= self.model.readout_height
+        rows = self.model.full_frame_rate_rows if full else streamed - self._rows_around_roi()
         return self.model.frame_time_s(max(1, rows), registers.bits, usb_traffic)
+
+    def _rows_around_roi(self) -> int:
+        """Rows the SDK streams besides a ROI's own (``protocol.rows_for``): 34 on a QHY600; 34 above and 34 below a
+        QHY268 ROI in the effective area (y >= 34)."""
+        return protocol.ROW_MARGIN * (1 if self.family == "QHY600" else 2)
 
     def ddr_frames(self, registers: CameraRegisters) -> int:
         """Frames of this geometry the camera's DDR holds."""
@@ -76,9 +77,9 @@ class FrameBuilder:
 
     def streamed_rows_of(self, table_rows: int) -> int:
         """The rows the SDK streams for a geometry of the published table (the inverse of ``frame_time``)."""
-        if table_rows >= max(p.rows for p in self.model.frame_rates):
+        if table_rows >= self.model.full_frame_rate_rows:
             return self.model.readout_height + (protocol.ROW_MARGIN if self.family == "QHY600" else 0)
-        return table_rows + protocol.ROW_MARGIN * (1 if self.family == "QHY600" else 2)
+        return table_rows + self._rows_around_roi()
 
     def length(self, registers: CameraRegisters) -> int:
         """Bytes the next frame will take on the wire."""

@@ -100,8 +100,8 @@ class LinkClock:
         """The host has its last transfer now: after the emulator slept until the link finished it (any overshoot
         is the host's wake-up, and counts), or at once because the emulator was behind time (that does not)."""
         self._handed_real = time.monotonic()
-        late = self.clock.real_seconds(self.clock.now() - self.free_at) if self.free_at is not None else 0.0
-        self._woke_s = max(0.0, late) if slept else 0.0
+        late = self.clock.real_seconds(self.clock.now() - self.free_at) if slept and self.free_at is not None else 0.0
+        self._woke_s = max(0.0, late)
 
     def host_from(self, entered: float, entered_real: float) -> float:
         """From when a transfer the host asked for at ``entered`` (``entered_real`` in real time) may move bytes."""

@@ -1,9 +1,10 @@
 """indiserver for end-to-end tests: Debian's real server on a free loopback port with its own ``-u`` socket.
 
-Contract, what it provides: ``start_server`` (returns once the port accepts connections, or fails with
-indiserver's log), ``stop_server``, ``driver_pids`` (the driver processes indiserver runs, to prove a driver was
-not restarted), and the command-line clients ``getprop``/``setprop`` as a script would use them.
-``NEEDS_INDISERVER`` skips a module when Debian's indi-bin or the installed driver is missing.
+Contract, what it provides: ``driver_env`` (the emulated driver's environment), ``start_server`` (returns once
+the port accepts connections, or fails with indiserver's log), ``stop_server``, ``driver_pids`` (the driver
+processes indiserver runs, to prove a driver was not restarted), and the command-line clients
+``getprop``/``setprop`` as a script would use them. ``NEEDS_INDISERVER`` skips a module when Debian's indi-bin
+or the installed driver is missing.
 """
 
 from __future__ import annotations
@@ -34,6 +35,13 @@ class Server:
     port: int
     proc: subprocess.Popen[bytes]
     log: Path
+
+
+def driver_env(tmp: Path, emulate: str, rate: str = "off", **extra: str) -> dict[str, str]:
+    """The driver's environment in a test: the emulated cameras (their USB rate limit ``rate``), no rescans, its
+    config under ``tmp``; ``extra`` adds more (an upload root)."""
+    return {"INDI_QHY_EMULATE": emulate, "INDI_QHY_EMULATE_RATE": rate, "INDI_QHY_RESCAN_S": "0",
+            "INDI_QHY_CONFIG_DIR": str(tmp / "config"), **extra}
 
 
 def start_server(tmp: Path, *drivers: str, env: dict[str, str] | None = None) -> Server:

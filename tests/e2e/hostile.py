@@ -22,7 +22,7 @@ from xml.sax.saxutils import escape, quoteattr
 from astropy.io import fits
 
 from indi_qhy_py.indi.client import TcpClient, blob_payload
-from tests.e2e.conftest import Server, driver_pids, start_server, stop_server
+from tests.e2e.conftest import Server, driver_env, driver_pids, start_server, stop_server
 
 DEVICE = "QHY268C-268C000000000001"
 MOUNT, WHEEL, FOCUSER = "Telescope Simulator", "Filter Simulator", "Focuser Simulator"
@@ -51,8 +51,7 @@ class HostileSession:
         self.outside.mkdir(parents=True, exist_ok=True)
         self.victim = self.outside / "victim.txt"
         self.victim.write_bytes(OUTSIDE_TEXT)
-        env = {"INDI_QHY_EMULATE": "QHY268C", "INDI_QHY_EMULATE_RATE": "off", "INDI_QHY_RESCAN_S": "0",
-               "INDI_QHY_CONFIG_DIR": str(tmp / "config"), "INDI_QHY_UPLOAD_ROOT": str(self.root)}
+        env = driver_env(tmp, "QHY268C", INDI_QHY_UPLOAD_ROOT=str(self.root))
         self.server: Server = start_server(tmp, "indi_qhy_py_ccd", env=env)
         self.client = TcpClient("127.0.0.1", self.server.port)
         self.client.get_properties()

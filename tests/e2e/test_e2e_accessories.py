@@ -7,7 +7,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from .conftest import NEEDS_INDISERVER, Server, driver_pids, eventually, getprop, setprop, start_server, stop_server
+from .conftest import (
+    NEEDS_INDISERVER,
+    Server,
+    driver_env,
+    driver_pids,
+    eventually,
+    getprop,
+    setprop,
+    start_server,
+    stop_server,
+)
 
 pytestmark = [pytest.mark.emulated, NEEDS_INDISERVER]
 
@@ -18,9 +28,7 @@ WHEEL = f"{CAMERA} CFW"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("indiserver")
-    env = {"INDI_QHY_EMULATE": "QHY600M+CFW", "INDI_QHY_EMULATE_RATE": "off", "INDI_QHY_RESCAN_S": "0",
-           "INDI_QHY_CONFIG_DIR": str(tmp / "config")}
-    running = start_server(tmp, "indi_qhy_py_ccd", env=env)
+    running = start_server(tmp, "indi_qhy_py_ccd", env=driver_env(tmp, "QHY600M+CFW"))
     assert eventually(lambda: getprop(running.port, f"{CAMERA}.CONNECTION.CONNECT"), 20)
     setprop(running.port, f"{CAMERA}.CONNECTION.CONNECT=On")
     assert eventually(lambda: getprop(running.port, f"{WHEEL}.FILTER_SLOT.FILTER_SLOT_VALUE"), 20)

@@ -24,6 +24,7 @@ from indi_qhy_py.indi.client import TcpClient, blob_payload
 from tests.e2e.conftest import (
     NEEDS_INDISERVER,
     Server,
+    driver_env,
     eventually,
     free_port,
     getprop,
@@ -40,9 +41,7 @@ QHY268C = "QHY268C-268C000000000002"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("indiserver")
-    env = {"INDI_QHY_EMULATE": "QHY600M,QHY268C", "INDI_QHY_EMULATE_RATE": "off", "INDI_QHY_RESCAN_S": "0",
-           "INDI_QHY_CONFIG_DIR": str(tmp / "config")}
-    running = start_server(tmp, "indi_qhy_py_ccd", env=env)
+    running = start_server(tmp, "indi_qhy_py_ccd", env=driver_env(tmp, "QHY600M,QHY268C"))
     yield running
     stop_server(running)
 

@@ -16,7 +16,7 @@ import pytest
 from indi_qhy_py.indi.client import TcpClient, blob_payload
 from indi_qhy_py.output.ser import read_ser
 
-from .conftest import NEEDS_INDISERVER, Server, eventually, getprop, setprop, start_server, stop_server
+from .conftest import NEEDS_INDISERVER, Server, driver_env, eventually, getprop, setprop, start_server, stop_server
 
 pytestmark = [pytest.mark.emulated, NEEDS_INDISERVER]
 
@@ -29,8 +29,7 @@ STREAMING = ("CCD_VIDEO_STREAM", "STREAMING_EXPOSURE", "FPS", "RECORD_STREAM", "
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("indiserver")
-    env = {"INDI_QHY_EMULATE": "QHY600M", "INDI_QHY_RESCAN_S": "0", "INDI_QHY_CONFIG_DIR": str(tmp / "config"),
-           "INDI_QHY_UPLOAD_ROOT": str(tmp / "uploads")}
+    env = driver_env(tmp, "QHY600M", rate="on", INDI_QHY_UPLOAD_ROOT=str(tmp / "uploads"))
     running = start_server(tmp, "indi_qhy_py_ccd", "indi_simulator_ccd", env=env)
     assert eventually(lambda: getprop(running.port, f"{CAMERA}.CONNECTION.CONNECT"), 20)
     setprop(running.port, f"{CAMERA}.CONNECTION.CONNECT=On", f"{SIMULATOR}.CONNECTION.CONNECT=On")
