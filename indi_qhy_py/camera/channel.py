@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DeviceGoneError, UsbError
+from ..usb.frame_pipeline import FramePipeline
 from ..usb.link import CameraLink
 
 
@@ -53,6 +54,11 @@ class CameraChannel:
                    progress: Callable[[int], None] | None = None) -> int:
         """Read one frame; not under the lock."""
         return self.link().read_frame(buffer, nbytes, timeout_ms, cancel=cancel, progress=progress)
+
+    def frame_pipeline(self, frame_len: int) -> FramePipeline:
+        """Frames back to back with transfers queued ahead (a live stream); they are read outside the lock."""
+        with self.lock:
+            return self.link().frame_pipeline(frame_len)
 
     def drain(self) -> int:
         return int(self.io(CameraLink.drain))

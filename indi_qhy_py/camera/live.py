@@ -24,6 +24,7 @@ from .. import protocol
 from ..decode import decoder
 from ..decode.frame import DecodeRequest, Verdict
 from ..errors import CameraBusyError, DeviceGoneError, QhyError, UsbError, UsbTimeoutError
+from ..usb.frame_pipeline import FramePipeline
 from ..usb.transport import ReadCancelled
 from . import sdk_sequence
 from . import settings as geometry
@@ -109,8 +110,9 @@ class LiveStream:
         return self._finished.is_set() or not self._thread.is_alive()
 
     def _run(self) -> None:
-        """The reader: nothing but USB reads, into two or three buffers in turn, so the camera's link never waits
-        while a frame is decoded (QHY's SDK keeps asynchronous reads queued for the same reason)."""
+        """The reader: nothing but USB reads, with transfers queued ahead into two or three buffers in turn, so
+        the camera's link never waits while a frame is decoded or this thread wakes up late (QHY's SDK keeps
+        asynchronous reads queued for the same reason)."""
         cam = self.camera
         request = geometry.decode_request(cam.model, self.settings, None, live=True)
         total = request.layout.total_len
@@ -122,38 +124,51 @@ class LiveStream:
         decoding = threading.Thread(target=self._decode_loop, args=(request, filled, free),
                                     name=f"{cam.id}-live-decode", daemon=True)
         decoding.start()
-        attached = cam.attachments
-        while not self._stop.is_set():
-            if cam.attachments != attached or cam.state != "connected":  # the monitor saw it go (and come back)
-                self._end = LiveEnd(f"the camera vanished during the stream ({cam.state})", vanished=True)
-                break
+        try:
+            pipeline = cam.channel.frame_pipeline(total)
+        except DeviceGoneError as err:
+            self._end = LiveEnd(f"the camera vanished during the stream ({err})", vanished=True)
+        else:
             try:
-                raw = free.get(timeout=READ_TIMEOUT_MS / 1000)
-            except queue.Empty:
-                continue  # both buffers are being decoded: the camera's DDR holds the next frames meanwhile
-            try:
-                received = cam.read_frame(raw, total, READ_TIMEOUT_MS, cancel=self._stop)
-            except UsbTimeoutError:
-                free.put(raw)
-                continue  # no frame yet (a long exposure): look at the stop flag, read again
-            except ReadCancelled:
-                break
-            except DeviceGoneError as err:
-                cam.note_usb_error(err)
-                self._end = LiveEnd(f"the camera vanished during the stream ({err})", vanished=True)
-                break
-            except UsbError as err:
-                cam.note_usb_error(err)
-                self.stats.damaged += 1
-                free.put(raw)
-                continue
-            filled.put((raw, received, time.monotonic(), datetime.now(UTC)))
+                self._read_frames(pipeline, free, filled)
+            finally:
+                pipeline.close()
         filled.put(None)
         decoding.join()
         if not self._end.vanished:
             self._leave_live_mode()
         self._finished.set()  # the camera is out of live mode: ``running`` is False from here, for ``on_end`` too
         self.on_end(self._end)
+
+    def _read_frames(self, pipeline: FramePipeline, free: queue.Queue[np.ndarray],
+                     filled: queue.Queue[tuple[np.ndarray, int, float, datetime] | None]) -> None:
+        cam = self.camera
+        attached = cam.attachments
+        while not self._stop.is_set():
+            if cam.attachments != attached or cam.state != "connected":  # the monitor saw it go (and come back)
+                self._end = LiveEnd(f"the camera vanished during the stream ({cam.state})", vanished=True)
+                return
+            try:  # buffers the decoder is done with go back to the pipeline; wait for one only when it has none
+                pipeline.give(free.get(timeout=READ_TIMEOUT_MS / 1000) if not pipeline.busy else free.get_nowait())
+                continue
+            except queue.Empty:
+                if not pipeline.busy:
+                    continue  # every buffer is being decoded: the camera's DDR holds the next frames meanwhile
+            try:
+                raw, received = pipeline.next_frame(READ_TIMEOUT_MS, cancel=self._stop)
+            except UsbTimeoutError:
+                continue  # no frame yet (a long exposure): look at the stop flag, read again
+            except ReadCancelled:
+                return
+            except DeviceGoneError as err:
+                cam.note_usb_error(err)
+                self._end = LiveEnd(f"the camera vanished during the stream ({err})", vanished=True)
+                return
+            except UsbError as err:
+                cam.note_usb_error(err)
+                self.stats.damaged += 1
+                continue
+            filled.put((raw, received, time.monotonic(), datetime.now(UTC)))
 
     def _decode_loop(self, request: DecodeRequest, filled: queue.Queue[tuple[np.ndarray, int, float, datetime] | None],
                      free: queue.Queue[np.ndarray]) -> None:

@@ -20,6 +20,7 @@ import usb.core
 from .. import protocol
 from .control import Stall
 from .device import DeviceAbsent, EmulatedCamera, StreamTimeout
+from .queued_transfers import EmulatedBulkQueue
 from .stand_in import StandIn
 
 log = logging.getLogger(__name__)
@@ -196,10 +197,19 @@ class EmulatorBackend(usb.backend.IBackend):  # type: ignore[misc]
     # --- transfers -----------------------------------------------------------------------------------------------
     def bulk_read(self, dev_handle: _Handle, ep: int, intf: int, buff: Any, timeout: int) -> int:
         address, length = buff.buffer_info()
+        return self._serve_bulk(dev_handle, ep, address, length * buff.itemsize, timeout)
+
+    def open_bulk_queue(self, dev_handle: _Handle, ep: int) -> EmulatedBulkQueue:
+        """Queued transfers on ``ep``, as libusb's asynchronous API gives them (the transport asks for this)."""
+        return EmulatedBulkQueue(lambda address, nbytes, timeout, queued_at:
+                                 self._serve_bulk(dev_handle, ep, address, nbytes, timeout, queued_at))
+
+    def _serve_bulk(self, dev_handle: _Handle, ep: int, address: int, nbytes: int, timeout: int,
+                    queued_at: float | None = None) -> int:
         cam = dev_handle.ref.camera
         try:
-            n = cam.bulk_read(dev_handle.ref.generation, ep, address, length * buff.itemsize, timeout)
-            log.debug("%s bulk IN 0x%02X: %d of %d bytes", cam.serial, ep, n, length * buff.itemsize)
+            n = cam.bulk_read(dev_handle.ref.generation, ep, address, nbytes, timeout, queued_at)
+            log.debug("%s bulk IN 0x%02X: %d of %d bytes", cam.serial, ep, n, nbytes)
             return n
         except DeviceAbsent as err:
             raise _gone(err) from err

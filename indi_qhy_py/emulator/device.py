@@ -262,13 +262,17 @@ class EmulatedCamera:
             self._stream = self._materialize(exp.registers, exp.started, exp.duration, exp.ready_at)
         return self._stream
 
-    def bulk_read(self, generation: int, endpoint: int, address: int, length: int, timeout_ms: int) -> int:
+    def bulk_read(self, generation: int, endpoint: int, address: int, length: int, timeout_ms: int,
+                  queued_at: float | None = None) -> int:
         """Serve EP 0x81: wait for a frame (up to the timeout), then copy the next bytes of it, rate limited. A
-        transfer ends at a frame's end (a short packet), as the camera's DMA ends it."""
+        transfer ends at a frame's end (a short packet), as the camera's DMA ends it. ``queued_at``: the real time
+        a queued (asynchronous) transfer was submitted; its bytes moved from then, or once the link was free."""
         if endpoint != protocol.BULK_IN_ENDPOINT:
             raise Stall(f"no endpoint 0x{endpoint:02X}")
-        deadline = time.monotonic() + (timeout_ms / 1000.0 if timeout_ms else 3600.0)
         entered, entered_real = self.clock.now(), time.monotonic()  # a frame not yet begun may cross from then
+        deadline = entered_real + (timeout_ms / 1000.0 if timeout_ms else 3600.0)
+        if queued_at is not None:
+            entered -= (entered_real - queued_at) * self.clock.speed
         while True:
             with self._lock:
                 self.check(generation)
@@ -278,7 +282,8 @@ class EmulatedCamera:
                 if stream is not None and (stream.stall_at is None or stream.sent < stream.stall_at):
                     before = stream.sent
                     if before == 0:
-                        stream.begin(self.link.host_from(entered, entered_real))
+                        stream.begin(self.link.host_from(entered, entered_real) if queued_at is None
+                                     else self.link.queued_from(entered))
                     if stream.unplug_at is not None and before + length > stream.unplug_at:
                         stream.serve(address, stream.unplug_at - before)
                         self.unplug(stream.unplug_down_s)

@@ -103,6 +103,11 @@ class LinkClock:
         late = self.clock.real_seconds(self.clock.now() - self.free_at) if slept and self.free_at is not None else 0.0
         self._woke_s = max(0.0, late)
 
+    def queued_from(self, submitted: float) -> float:
+        """From when a transfer queued at ``submitted`` may move bytes: once the link is free, whenever the host
+        wakes up (the host controller goes on with a queued transfer by itself)."""
+        return submitted if self.free_at is None else max(self.free_at, submitted)
+
     def host_from(self, entered: float, entered_real: float) -> float:
         """From when a transfer the host asked for at ``entered`` (``entered_real`` in real time) may move bytes."""
         free_at = self.free_at

@@ -15,6 +15,7 @@ import numpy as np
 import usb.core
 
 from .. import protocol
+from .frame_pipeline import FramePipeline
 from .transport import Transport
 
 
@@ -135,6 +136,10 @@ class CameraLink:
                    progress: Callable[[int], None] | None = None) -> int:
         """Bulk-read up to ``nbytes`` of one frame into ``buffer``; returns how many arrived."""
         return self.transport.read_frame(buffer, nbytes, timeout_ms, cancel=cancel, progress=progress)
+
+    def frame_pipeline(self, frame_len: int) -> FramePipeline:
+        """Frames of ``frame_len`` bytes back to back (a live stream), with transfers queued ahead."""
+        return self.transport.frame_pipeline(frame_len)
 
     def drain(self, timeout_ms: int = 20) -> int:
         """Discard whatever the camera still has queued (after an abort or a damaged frame)."""

@@ -8,66 +8,27 @@ chunks, and with no allocation or copy per transfer.
 
 from __future__ import annotations
 
-import array
 import contextlib
-import errno
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
+import usb.backend.libusb1
 import usb.core
 import usb.util
 
 from .. import protocol
-from ..errors import DeviceBusyError, DeviceGoneError, PermissionDeniedError, UsbError, UsbTimeoutError, errno_name
+from ..errors import UsbError, UsbTimeoutError
+from .bulk_queue import BufferWindow, BulkQueue, LibusbBulkQueue, SyncBulkQueue
+from .error_mapping import ReadCancelled, wrap_usb_error
+from .frame_pipeline import FramePipeline
+
+__all__ = ["BULK_CHUNK", "ReadCancelled", "Transport", "wrap_usb_error"]
 
 #: Bytes per bulk transfer. 4 MiB stays well inside usbfs' default 16 MB limit and keeps abort latency short.
 BULK_CHUNK = 4 * 1024 * 1024
 CONTROL_TIMEOUT_MS = 1000
-
-_GONE_ERRNOS = {errno.ENODEV, errno.ENOENT, errno.ESHUTDOWN, errno.EPROTO}
-
-
-def wrap_usb_error(err: usb.core.USBError, what: str) -> UsbError:
-    """The project's exception for a pyusb error; the caller raises it ``from err``."""
-    number = err.errno
-    if isinstance(err, usb.core.USBTimeoutError) or number == errno.ETIMEDOUT:
-        cls: type[UsbError] = UsbTimeoutError
-    elif number in _GONE_ERRNOS:
-        cls = DeviceGoneError
-    elif number == errno.EBUSY:
-        cls = DeviceBusyError
-    elif number == errno.EACCES:
-        cls = PermissionDeniedError
-    else:
-        cls = UsbError
-    return cls(f"{what}: {err.strerror or err} ({errno_name(number)})", number)
-
-
-class _BufferWindow(array.array):  # type: ignore[type-arg]
-    """A window onto part of a larger buffer, shaped the way pyusb's backends accept a read buffer.
-
-    pyusb takes only ``array.array`` read buffers and its backends use nothing of them but ``buffer_info()``
-    and ``itemsize``. Overriding ``buffer_info`` lets one frame buffer be filled chunk by chunk in place.
-    """
-
-    def __new__(cls) -> _BufferWindow:
-        return super().__new__(cls, "B")
-
-    def point(self, address: int, length: int) -> None:
-        self._address = address
-        self._length = length
-
-    def buffer_info(self) -> tuple[int, int]:
-        return self._address, self._length
-
-    def __len__(self) -> int:
-        return self._length
-
-
-class ReadCancelled(Exception):
-    """Raised inside ``read_frame`` when the cancel event was set between chunks."""
 
 
 class Transport:
@@ -75,7 +36,7 @@ class Transport:
 
     def __init__(self, device: usb.core.Device) -> None:
         self.device = device
-        self._window = _BufferWindow()
+        self._window = BufferWindow()
         self._control_lock = threading.Lock()
         self._opened = False
 
@@ -172,6 +133,24 @@ class Transport:
             if n < want:
                 break
         return got
+
+    def frame_pipeline(self, frame_len: int, chunk: int = BULK_CHUNK) -> FramePipeline:
+        """Frames of ``frame_len`` bytes back to back from EP 0x81, transfers queued ahead (``frame_pipeline``)."""
+        return FramePipeline(self._bulk_queue(), frame_len, chunk, self.location)
+
+    def _bulk_queue(self) -> BulkQueue:
+        """Queued transfers as the backend offers them: its own, libusb-1.0's asynchronous API, or plain reads."""
+        resources = self.device._ctx  # pyusb's resource manager: the backend and the open handle (no public API)
+        try:
+            handle = resources.managed_open()
+        except usb.core.USBError as err:
+            raise wrap_usb_error(err, f"cannot open {self.location}") from err
+        backend = resources.backend
+        if hasattr(backend, "open_bulk_queue"):
+            return backend.open_bulk_queue(handle, protocol.BULK_IN_ENDPOINT)  # type: ignore[no-any-return]
+        if isinstance(backend, usb.backend.libusb1._LibUSB):
+            return LibusbBulkQueue(backend.lib, backend.ctx, handle.handle, protocol.BULK_IN_ENDPOINT)
+        return SyncBulkQueue(self.device, protocol.BULK_IN_ENDPOINT)
 
     def drain(self, timeout_ms: int = 50, limit: int = 1 << 30) -> int:
         """Read and discard whatever the device still has queued; return how many bytes that was."""

@@ -1,0 +1,48 @@
+"""Transfers a host has queued on the emulated camera's EP 0x81, as libusb's asynchronous ones are queued.
+
+Each transfer is served when the host reaps it, but its bytes are timed as on a real endpoint: they started to
+move as soon as the transfer was queued and the link was free (``LinkClock.queued_from``), so a host that comes
+late to collect them cost the link nothing. The transport finds this through the backend's ``open_bulk_queue``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+
+import usb.core
+
+#: Serves one transfer: (address, length, timeout_ms, queued_at real time) -> bytes, raising pyusb's errors.
+Serve = Callable[[int, int, int, float], int]
+
+
+class EmulatedBulkQueue:
+    """The transport's ``BulkQueue`` on an emulated camera."""
+
+    def __init__(self, serve: Serve) -> None:
+        self._serve = serve
+        self._queued: deque[tuple[int, int, float]] = deque()
+
+    @property
+    def pending(self) -> int:
+        return len(self._queued)
+
+    def submit(self, address: int, length: int) -> bool:
+        self._queued.append((address, length, time.monotonic()))
+        return True
+
+    def reap(self, timeout_ms: int) -> int | None:
+        address, length, queued_at = self._queued[0]
+        try:
+            n = self._serve(address, length, timeout_ms, queued_at)
+        except usb.core.USBTimeoutError:
+            return None  # nothing moved: the transfer stays queued
+        except usb.core.USBError:
+            self._queued.popleft()
+            raise
+        self._queued.popleft()
+        return n
+
+    def cancel_all(self) -> None:
+        self._queued.clear()  # none of them had bytes yet: each is served only when reaped
