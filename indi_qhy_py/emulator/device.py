@@ -275,6 +275,7 @@ class EmulatedCamera:
             entered -= (entered_real - queued_at) * self.clock.speed
         while True:
             with self._lock:
+                working = time.monotonic()
                 self.check(generation)
                 if self.in_loader:
                     raise Stall("boot loader has no bulk endpoint")
@@ -294,6 +295,7 @@ class EmulatedCamera:
                         self._stream = None
                         self.frames_sent += 1
                     due = self.link.free_at = stream.due()
+                    self.link.own_s = time.monotonic() - working  # rendering and copying: the camera's hardware
                     break
             if time.monotonic() >= deadline:
                 raise StreamTimeout(f"no data within {timeout_ms} ms")

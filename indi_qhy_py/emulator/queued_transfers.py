@@ -2,7 +2,10 @@
 
 Each transfer is served when the host reaps it, but its bytes are timed as on a real endpoint: they started to
 move as soon as the transfer was queued and the link was free (``LinkClock.queued_from``), so a host that comes
-late to collect them cost the link nothing. The transport finds this through the backend's ``open_bulk_queue``.
+late to collect them cost the link nothing. The time the emulator spent serving transfers (rendering a frame in
+the host's process, copying bytes a DMA engine would write) since the host last waited for bytes is taken off the
+host's next submissions: a real camera costs its host none of it, while the host's own delays still count. The
+transport finds this through the backend's ``open_bulk_queue``.
 """
 
 from __future__ import annotations
@@ -10,8 +13,12 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import usb.core
+
+if TYPE_CHECKING:
+    from .stream import LinkClock
 
 #: Serves one transfer: (address, length, timeout_ms, queued_at real time) -> bytes, raising pyusb's errors.
 Serve = Callable[[int, int, int, float], int]
@@ -20,8 +27,10 @@ Serve = Callable[[int, int, int, float], int]
 class EmulatedBulkQueue:
     """The transport's ``BulkQueue`` on an emulated camera."""
 
-    def __init__(self, serve: Serve) -> None:
+    def __init__(self, serve: Serve, link: LinkClock) -> None:
         self._serve = serve
+        self._link = link  # the emulator's own time in the transfer it served last, and whether the host waited
+        self._credit = 0.0  # the emulator's own time since the host last waited for bytes
         self._queued: deque[tuple[int, int, float]] = deque()
 
     @property
@@ -29,7 +38,7 @@ class EmulatedBulkQueue:
         return len(self._queued)
 
     def submit(self, address: int, length: int) -> bool:
-        self._queued.append((address, length, time.monotonic()))
+        self._queued.append((address, length, time.monotonic() - self._credit))
         return True
 
     def reap(self, timeout_ms: int) -> int | None:
@@ -42,6 +51,8 @@ class EmulatedBulkQueue:
             self._queued.popleft()
             raise
         self._queued.popleft()
+        link = self._link  # a host that waited for the bytes to cross is on the link's time again
+        self._credit = 0.0 if link.host_waited else self._credit + link.own_s
         return n
 
     def cancel_all(self) -> None:

@@ -95,11 +95,16 @@ class LinkClock:
         self.free_at: float | None = None
         self._handed_real: float | None = None  # real time the host had its last transfer's bytes
         self._woke_s = 0.0  # real seconds the host woke after they were due
+        #: real seconds the emulator itself spent serving the last transfer (rendering the frame, copying bytes):
+        #: a camera does that in hardware, so a host that queues its next transfer only after it is not late
+        self.own_s = 0.0
+        self.host_waited = False  # the host had to wait for the last transfer's bytes to cross the link
 
     def handed_over(self, slept: bool) -> None:
         """The host has its last transfer now: after the emulator slept until the link finished it (any overshoot
         is the host's wake-up, and counts), or at once because the emulator was behind time (that does not)."""
         self._handed_real = time.monotonic()
+        self.host_waited = slept
         late = self.clock.real_seconds(self.clock.now() - self.free_at) if slept and self.free_at is not None else 0.0
         self._woke_s = max(0.0, late)
 
