@@ -22,9 +22,13 @@ from ..errors import UsbTimeoutError
 from .bulk_queue import BulkQueue
 from .error_mapping import ReadCancelled, wrap_usb_error
 
-#: Transfers in flight. 3 x 4 MiB stays inside Linux usbfs' default 16 MB for all of a process's transfers and
-#: covers a host away for 26 ms at 481 MB/s (ASSUMED enough: the reader's late wake-ups measured here were 2-6 ms).
-QUEUE_DEPTH = 3
+#: Bytes in flight: inside the 16 MB Linux usbfs allows all of a process's transfers by default (a lower limit
+#: shows as a refused submission, and the pipeline goes on with fewer), in transfers of ``QUEUED_CHUNK``.
+QUEUED_BYTES = 12 << 20
+#: 4 MiB transfers, three in flight: at a frame's end at least 8 MiB are still queued, 17 ms at 481 MB/s (the
+#: reader's late wake-ups measured here were 2-6 ms). 2 MiB x 6 measured worse here (live_ratio 0.997-0.998 against
+#: 0.999-1.000 at 9600x1080): twice the transfers a second cost the reader's thread more than the cover gained.
+QUEUED_CHUNK = 4 << 20
 
 
 @dataclass
@@ -37,7 +41,8 @@ class _Frame:
 class FramePipeline:
     """Reads frames of ``frame_len`` bytes into the buffers it is given; not thread-safe (one reader thread)."""
 
-    def __init__(self, queue: BulkQueue, frame_len: int, chunk: int, where: str, depth: int = QUEUE_DEPTH) -> None:
+    def __init__(self, queue: BulkQueue, frame_len: int, where: str, chunk: int = QUEUED_CHUNK,
+                 depth: int = QUEUED_BYTES // QUEUED_CHUNK) -> None:
         self.queue = queue
         self.frame_len = frame_len
         self.chunk = chunk

@@ -134,9 +134,9 @@ class Transport:
                 break
         return got
 
-    def frame_pipeline(self, frame_len: int, chunk: int = BULK_CHUNK) -> FramePipeline:
+    def frame_pipeline(self, frame_len: int) -> FramePipeline:
         """Frames of ``frame_len`` bytes back to back from EP 0x81, transfers queued ahead (``frame_pipeline``)."""
-        return FramePipeline(self._bulk_queue(), frame_len, chunk, self.location)
+        return FramePipeline(self._bulk_queue(), frame_len, self.location)
 
     def _bulk_queue(self) -> BulkQueue:
         """Queued transfers as the backend offers them: its own, libusb-1.0's asynchronous API, or plain reads."""
