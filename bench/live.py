@@ -247,7 +247,8 @@ def main() -> int:
             result = run_geometry(control, pid, counters[model.name], uploads, model, rows, bits, seconds)
             results.append((label, result))
             print(f"{label}: recorded {result['fps']:.2f} FPS ({result['frames']:.0f} frames), camera "
-                  f"{result['camera']:.2f}, table {result['table']:.2f} (ratio {result['fps'] / result['table']:.4f}); lost {result['lost']:.0f}, left out "
+                  f"{result['camera']:.2f}, table {result['table']:.2f} (ratio {result['fps'] / result['table']:.4f}); "
+                  f"lost {result['lost']:.0f}, left out "
                   f"{result['dropped']:.0f}; preview {result['preview']:.1f} FPS; driver CPU {result['cpu']:.0f}% "
                   f"RSS {result['rss']:.0f} MB", flush=True)
         if not args.soak_only:

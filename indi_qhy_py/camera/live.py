@@ -117,9 +117,6 @@ class LiveStream:
         request = geometry.decode_request(cam.model, self.settings, None, live=True)
         total = request.layout.total_len
         free: queue.Queue[np.ndarray] = queue.Queue()
-        free.put(cam.download_buffer(total))
-        for _ in range(1 if total > SPARE_BUFFER_LIMIT else 2):  # a third for small, fast frames: decode jitter
-            free.put(np.empty(total, dtype=np.uint8))
         filled: queue.Queue[tuple[np.ndarray, int, float, datetime] | None] = queue.Queue()
         decoding = threading.Thread(target=self._decode_loop, args=(request, filled, free),
                                     name=f"{cam.id}-live-decode", daemon=True)
@@ -129,6 +126,9 @@ class LiveStream:
         except DeviceGoneError as err:
             self._end = LiveEnd(f"the camera vanished during the stream ({err})", vanished=True)
         else:
+            free.put(cam.download_buffer(pipeline.buffer_len))
+            for _ in range(1 if total > SPARE_BUFFER_LIMIT else 2):  # a third for small, fast frames: decode jitter
+                free.put(np.empty(pipeline.buffer_len, dtype=np.uint8))
             try:
                 self._read_frames(pipeline, free, filled)
             finally:

@@ -138,6 +138,23 @@ def test_a_stalled_consumer_makes_the_ddr_overflow_and_the_loss_is_counted(cam: 
     assert cam.camera.stats.frames_lost >= gaps
 
 
+@pytest.mark.parametrize("fault", ["short", "misalign"])
+def test_a_damaged_frame_mid_stream_is_counted_and_the_stream_comes_back_in_step(cam: Bench, fault: str) -> None:
+    sink = Sink()
+    stream = cam.camera.live.start(0.001, sink.on_frame, sink.on_end, roi=band(cam, 32))
+    sink.wait_for(3)
+    cam.device.faults.inject(fault)
+    deadline = time.monotonic() + 10
+    while stream.stats.damaged == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    count = len(sink.frames)
+    sink.wait_for(count + 5)
+    cam.camera.live.stop()
+    assert stream.stats.damaged >= 1 and cam.device.faults.applied[fault] == 1
+    after = [f.sequence for f in sink.frames[count:]]
+    assert all(b == a + 1 for a, b in itertools.pairwise(after))  # in step again: whole frames, in order
+
+
 def test_an_unplug_mid_stream_ends_it_as_vanished_and_the_camera_streams_again_when_back(cam: Bench) -> None:
     sink = Sink()
     cam.camera.live.start(0.01, sink.on_frame, sink.on_end, roi=band(cam))
