@@ -270,7 +270,7 @@ def main() -> int:
     lost = sum(r["lost"] for _, r in results)
     ratio = min(r["fps"] / r["table"] for _, r in results)
     print(f"frames lost in all geometries: {lost:.0f}; recorded / emulated camera's FPS min "
-          f"{min(r['fps'] / r['camera'] for _, r in results):.4f}; recorded / table FPS min {ratio:.4f}")
+          f"{min(r['fps'] / r['camera'] for _, r in results):.5f}; recorded / table FPS min {ratio:.5f}")
     print(f"live_ratio={ratio:.3f}")
     return 0
 

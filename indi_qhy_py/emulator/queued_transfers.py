@@ -20,6 +20,8 @@ import usb.core
 if TYPE_CHECKING:
     from .stream import LinkClock
 
+CANCEL_REACH_MS = 1  # a queued transfer with no bytes to take within this is cancelled empty
+
 #: Serves one transfer: (address, length, timeout_ms, queued_at real time) -> bytes, raising pyusb's errors.
 Serve = Callable[[int, int, int, float], int]
 
@@ -56,4 +58,12 @@ class EmulatedBulkQueue:
         return n
 
     def cancel_all(self) -> None:
-        self._queued.clear()  # none of them had bytes yet: each is served only when reaped
+        """As on a streaming camera: transfers the link has bytes for complete before the cancel reaches them
+        (their bytes are gone with them); the first with nothing to take ends it."""
+        while self._queued:
+            address, length, queued_at = self._queued.popleft()
+            try:
+                self._serve(address, length, CANCEL_REACH_MS, queued_at)
+            except usb.core.USBError:
+                break
+        self._queued.clear()
