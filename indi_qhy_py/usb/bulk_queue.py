@@ -2,11 +2,11 @@
 
 A synchronous read leaves the endpoint without a transfer from the moment one ends until the host's thread wakes
 up and asks again: on a loaded machine that is milliseconds, lost for good when the camera streams at the link's
-top rate. QHY's SDK reads live frames with asynchronous libusb transfers (``protocol``, OBSERVED through the
-stand-in libusb), which stay queued while its threads are away. ``LibusbBulkQueue`` does the same through
-libusb-1.0's asynchronous API, on the library and handle pyusb opened; a backend that queues transfers itself
-(the emulated camera's) offers ``open_bulk_queue``; any other backend gets ``SyncBulkQueue``, which reads each
-transfer when it is reaped, as a plain pyusb read does.
+top rate. QHY's SDK reads live frames with asynchronous libusb transfers, 512 of 16 KiB kept queued
+(``protocol.SDK_LIVE_QUEUED_READS``, OBSERVED through the stand-in libusb), which go on while its threads are
+away. ``LibusbBulkQueue`` does the same through libusb-1.0's asynchronous API, on the library and handle pyusb
+opened; a backend that queues transfers itself (the emulated camera's) offers ``open_bulk_queue``; any other
+backend gets ``SyncBulkQueue``, which reads each transfer when it is reaped, as a plain pyusb read does.
 
 Every queue completes transfers in the order they were submitted (as an endpoint does) and raises pyusb's
 ``usb.core.USBError`` with errno, so the transport maps its errors as it maps pyusb's.

@@ -410,3 +410,32 @@ def test_orders_go_out_as_one_byte(sdk, scripted, order: bytes, byte: bytes) -> 
     assert [t.data for t in commands(out, protocol.REQ_CFW_WRITE)] == [byte]
     out = sent(sdk, cam, lambda c: c.SetQHYCCDParam(Control.CFWPORT, float(byte[0])))
     assert [t.data for t in commands(out, protocol.REQ_CFW_WRITE)] == [byte]
+
+
+def test_live_mode_keeps_the_sdks_reads_queued(sdk, emulated) -> None:
+    """BeginQHYCCDLive queues asynchronous 16 KiB reads and resubmits each as it completes, so the camera's link
+    always has SDK_LIVE_QUEUED_READS of them waiting (what the driver's frame pipeline does with fewer, larger
+    transfers: usb/frame_pipeline.py)."""
+    emu = emulated("QHY600M")
+    cam, bridge = emu.cam, sdk.bridge
+    assert cam.SetQHYCCDStreamMode(1) == 0 and cam.InitQHYCCD() == 0
+    try:
+        cam.SetQHYCCDParam(Control.TRANSFERBIT, 8.0)
+        assert cam.SetQHYCCDResolution(0, 0, 1000, 100) == 0
+        cam.SetQHYCCDParam(Control.EXPOSURE, 20_000.0)
+        events, mark = len(bridge.events), bridge.mark()
+        assert cam.BeginQHYCCDLive() == 0
+        buffer = ctypes.create_string_buffer(cam.GetQHYCCDMemLength())
+        frames, deadline = 0, time.monotonic() + 20
+        while frames < 5 and time.monotonic() < deadline:
+            frames += cam.live_frame(buffer)[0] == 0
+            time.sleep(0.002)
+        submits = [e[2] for e in bridge.events[events:] if e[0] == "submit"]
+        completed = [t for t in bridge.since(mark) if t.kind == "BULK"]
+        assert cam.StopQHYCCDLive() == 0
+    finally:
+        cam.SetQHYCCDStreamMode(0)
+        cam.InitQHYCCD()
+    assert frames == 5 and set(submits) == {protocol.SDK_BULK_READ}
+    assert len(submits) > protocol.SDK_LIVE_QUEUED_READS  # resubmitted as they complete
+    assert abs(len(submits) - len(completed) - protocol.SDK_LIVE_QUEUED_READS) <= 1
