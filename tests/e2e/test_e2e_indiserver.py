@@ -91,6 +91,9 @@ def test_image_geometry_reaches_clients_through_indiserver(server: Server) -> No
 
 
 # --- a full session with pyindi-client ---------------------------------------------------------------------------
+_PYINDI_CLIENTS: list[object] = []
+
+
 def test_pyindi_client_session(server: Server) -> None:
     pyindi = pytest.importorskip("PyIndi")
 
@@ -157,6 +160,10 @@ def test_pyindi_client_session(server: Server) -> None:
         client.disconnectDevice(QHY600M)
     finally:
         client.disconnectServer()
+        eventually(lambda: not client.isServerConnected())
+        # PyIndi's listener thread may still call into the Python object as it winds down: freeing the object
+        # under it aborts the whole test process, so the client lives as long as the process
+        _PYINDI_CLIENTS.append(client)
 
 
 # --- the README's capture command --------------------------------------------------------------------------------
