@@ -8,6 +8,7 @@ and errno values), so the transport's error mapping is exercised exactly as on h
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import threading
 from collections.abc import Iterable, Iterator
@@ -201,10 +202,7 @@ class EmulatorBackend(usb.backend.IBackend):  # type: ignore[misc]
 
     def open_bulk_queue(self, dev_handle: _Handle, ep: int) -> EmulatedBulkQueue:
         """Queued transfers on ``ep``, as libusb's asynchronous API gives them (the transport asks for this)."""
-        link = dev_handle.ref.camera.link
-        return EmulatedBulkQueue(lambda address, nbytes, timeout, queued_at:
-                                 self._serve_bulk(dev_handle, ep, address, nbytes, timeout, queued_at),
-                                 link)
+        return EmulatedBulkQueue(functools.partial(self._serve_bulk, dev_handle, ep), dev_handle.ref.camera.link)
 
     def _serve_bulk(self, dev_handle: _Handle, ep: int, address: int, nbytes: int, timeout: int,
                     queued_at: float | None = None) -> int:

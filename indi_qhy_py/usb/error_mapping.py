@@ -29,4 +29,5 @@ def wrap_usb_error(err: usb.core.USBError, what: str) -> UsbError:
 
 
 class ReadCancelled(Exception):
-    """Raised inside ``read_frame`` when the cancel event was set between chunks."""
+    """Raised by ``Transport.read_frame`` and ``FramePipeline.next_frame`` when the cancel event was set between
+    transfers."""

@@ -17,21 +17,9 @@ from indi_qhy_py.models import QHY600M, Rect
 from indi_qhy_py.usb import frame_pipeline
 from tests.camera.conftest import Bench
 from tests.camera.test_live import Sink
+from tests.emulator.test_live_link import ManualClock
 
 pytestmark = pytest.mark.emulated
-
-
-class ManualClock:
-    speed = 1.0
-
-    def __init__(self) -> None:
-        self.t = 100.0
-
-    def now(self) -> float:
-        return self.t
-
-    def real_seconds(self, emulated: float) -> float:
-        return emulated
 
 
 def test_a_queued_transfer_moves_bytes_once_the_link_is_free() -> None:
