@@ -434,7 +434,7 @@ FRAME_MARKER = b"\xee\x11\xdd\x22"
 HEAD_SEQUENCE_LEN = 4  # single frame: the 4 bytes after the marker are the frame number, big-endian
 SDK_BULK_READ = 16384  # the SDK's bulk read size; the last reads of a single frame are DDR_UNIT bytes
 # In live mode the SDK keeps this many asynchronous reads of SDK_BULK_READ queued (8 MiB in flight), resubmitting
-# each as it completes (OBSERVED: test_sdk_facts live reads queued, the stand-in libusb's submits and completions).
+# each as it completes (OBSERVED: test_sdk_conformance live reads queued, stand-in libusb's submits and completions).
 SDK_LIVE_QUEUED_READS = 512
 # A single frame is the marker, the frame number and the rest of the rows the A2 block asked for (the hidden ones
 # first, see readout_for), 16-bit big-endian or 8-bit, padded with zeros to whole DDR units; the SDK finds the

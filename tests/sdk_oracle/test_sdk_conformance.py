@@ -198,6 +198,39 @@ def test_sdk_live_mode_delivers_20_frames_each_one_the_emulator_streamed(emulate
     assert camera.registers.single  # back in single-frame mode
 
 
+def test_live_mode_keeps_the_sdks_reads_queued(sdk, emulated) -> None:
+    """BeginQHYCCDLive queues asynchronous 16 KiB reads and resubmits each as it completes, so the camera's link
+    always has SDK_LIVE_QUEUED_READS of them waiting (what the driver's frame pipeline does with fewer, larger
+    transfers: usb/frame_pipeline.py). Here, with the live test, while the session's emulated cameras are still
+    in their slots (later oracle tests plug scripted devices in over them)."""
+    emu = emulated("QHY600M")
+    cam, bridge = emu.cam, sdk.bridge
+    assert cam.SetQHYCCDStreamMode(1) == 0 and cam.InitQHYCCD() == 0
+    try:
+        cam.SetQHYCCDParam(Control.TRANSFERBIT, 8.0)
+        assert cam.SetQHYCCDResolution(0, 0, 1000, 100) == 0
+        cam.SetQHYCCDParam(Control.EXPOSURE, 20_000.0)
+        events, mark = len(bridge.events), bridge.mark()
+        assert cam.BeginQHYCCDLive() == 0
+        buffer = ctypes.create_string_buffer(cam.GetQHYCCDMemLength())
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # until every read queued at the start was resubmitted once
+            cam.live_frame(buffer)
+            if sum(e[0] == "submit" for e in bridge.events[events:]) > 2 * protocol.SDK_LIVE_QUEUED_READS:
+                break
+            time.sleep(0.002)
+        submits = [e[2] for e in bridge.events[events:] if e[0] == "submit"]
+        completed = [t for t in bridge.since(mark) if t.kind == "BULK"]
+        assert cam.StopQHYCCDLive() == 0
+    finally:
+        cam.SetQHYCCDStreamMode(0)
+        cam.InitQHYCCD()
+    assert set(submits) == {protocol.SDK_BULK_READ}
+    assert completed  # the camera streamed: reads completed and were queued again
+    # one submitted again for each one completed: always 512 waiting
+    assert abs(len(submits) - len(completed) - protocol.SDK_LIVE_QUEUED_READS) <= 1
+
+
 def test_sdk_exposure_time_left_follows_the_emulated_exposure(emulated) -> None:
     """GetQHYCCDExposureRemaining (percent left; the SDK times it, sending nothing) agrees with the exposure the
     emulated camera is running."""
