@@ -99,25 +99,30 @@ class SensorSimulator:
 
     def _sparse(self, exp: Integration, scene: Scene, light: float, dark: float
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Rows, columns and total mean electrons of every pixel that differs from its region's uniform level."""
+        """Rows, columns and total mean electrons of every pixel of the rows read out that differs from its
+        region's uniform level (only those rows' pixels are worked on: a 100-row stream renders at 160 FPS)."""
         model, eff = self.model, self.model.effective
         s_rows, s_cols, s_rates = scene.sources(eff.width, eff.height)
-        rows = np.concatenate([self.hot_rows, s_rows + eff.y])
-        cols = np.concatenate([self.hot_cols, s_cols + eff.x])
+        hot = self._in_rows(self.hot_rows, exp)
+        star = self._in_rows(s_rows + eff.y, exp)
+        rows = np.concatenate([self.hot_rows[hot], s_rows[star] + eff.y])
+        cols = np.concatenate([self.hot_cols[hot], s_cols[star] + eff.x])
         in_light = cols >= eff.x
         resp = self._response(rows, cols)
         base = dark + np.where(in_light, light * resp, 0.0)
-        extra = np.concatenate([dark * (self.hot_multiplier - 1.0), s_rates * resp[len(self.hot_rows):]])
+        hot_count = int(np.count_nonzero(hot))
+        extra = np.concatenate([dark * (self.hot_multiplier[hot] - 1.0), s_rates[star] * resp[hot_count:]])
         flat = rows * model.readout_width + cols
         uniq, inverse = np.unique(flat, return_inverse=True)
         # a star on a hot pixel: add the extras, keep one base
-        extra_sum = np.bincount(inverse, weights=extra * exp.exposure_s)
+        extra_sum = np.bincount(inverse, weights=extra * exp.exposure_s, minlength=len(uniq))
         base_one = np.zeros(len(uniq))
         base_one[inverse] = base * exp.exposure_s
-        mean_e = base_one + extra_sum
-        rows_u, cols_u = uniq // model.readout_width, uniq % model.readout_width
-        keep = (rows_u >= exp.roi_y) & (rows_u < exp.roi_y + exp.roi_height)
-        return rows_u[keep], cols_u[keep], mean_e[keep]
+        return uniq // model.readout_width, uniq % model.readout_width, base_one + extra_sum
+
+    @staticmethod
+    def _in_rows(rows: np.ndarray, exp: Integration) -> np.ndarray:
+        return (rows >= exp.roi_y) & (rows < exp.roi_y + exp.roi_height)
 
     def render(self, out: np.ndarray, exp: Integration, scene: Scene) -> Truth:
         """Write the frame's pixel bytes (big-endian 16-bit or 8-bit, as the protocol says) into ``out``."""
