@@ -6,11 +6,12 @@ faster than its rated USB throughput), USB_TRAFFIC 0 and the shortest exposure, 
 each geometry of the product pages' tables the driver records RECORD_DURATION_ON seconds to a SER file while a
 client takes the preview through indiserver; the SER file's own frame count and timestamps give the recorded FPS.
 
-Per geometry: recorded FPS (the slope of the SER frames' arrival times); the emulated camera's frame rate for
-the rows the driver asked for (``camera``), the table's figure (``table``); frames lost (camera frame numbers
-missing, must be 0); frames left out of the recording; preview FPS delivered to the client; the driver's CPU (%
-of one core) and peak RSS. The peer is indi_simulator_ccd recording at the nearest geometry it offers,
-9600 x 1080. ``--soak S`` adds a stream of S seconds (QHY600, preview only; ``--soak-rows``) sampling RSS.
+Per geometry: recorded FPS (the slope of the SER frames' arrival times through the least late frame of each block,
+as ``_rates`` explains why; the least-squares slope through them all is printed beside it); the emulated
+camera's frame rate for the rows the driver asked for (``camera``), the table's figure (``table``); frames lost
+(camera frame numbers missing, must be 0); frames left out of the recording; preview FPS delivered to the client;
+the driver's CPU (% of one core) and peak RSS. The peer is indi_simulator_ccd recording at the nearest geometry it
+offers, 9600 x 1080. ``--soak S`` adds a stream of S seconds (QHY600, preview only; ``--soak-rows``) sampling RSS.
 Last line:
 ``live_ratio=<minimum over geometries of recorded FPS / the table's rated FPS>`` (goal >= 1.0 with 0 lost); the line
 before it gives the same minimum unrounded, and against the emulated camera's own rate.
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from _rates import MIN_BLOCKS, period_least_squares, period_of_least_late
 
 from indi_qhy_py import protocol
 from indi_qhy_py.emulator import EmulatedCamera
@@ -41,11 +43,10 @@ from indi_qhy_py.output.ser import read_ser
 DEVICES = {QHY600M.name: "QHY600M-600M000000000001", QHY268M.name: "QHY268M-268M000000000002"}
 SIMULATOR = "CCD Simulator"
 END = b"</setBLOBVector>"
-#: (model, image rows or None for the whole effective area, bits, seconds recorded)
-#: (model, rows (None: full frame), bits, seconds recorded): long enough for 30+ frames, so the rate's estimate
-#: from the arrival times is good to about 1e-4
-GEOMETRIES = [(QHY600M, 100, 16, 6), (QHY600M, 480, 16, 6), (QHY600M, 1080, 16, 8), (QHY600M, None, 8, 10),
-              (QHY600M, None, 16, 14), (QHY268M, 480, 16, 6), (QHY268M, 1080, 16, 8), (QHY268M, None, 16, 10)]
+#: (model, rows (None: full frame), bits, seconds recorded): 30 frames or more, and longest where the link has no
+#: headroom (QHY600 9600x1080, QHY268 full frame 16-bit): there only the arrival times can tell a shortfall
+GEOMETRIES = [(QHY600M, 100, 16, 6), (QHY600M, 480, 16, 6), (QHY600M, 1080, 16, 12), (QHY600M, None, 8, 10),
+              (QHY600M, None, 16, 14), (QHY268M, 480, 16, 6), (QHY268M, 1080, 16, 8), (QHY268M, None, 16, 15)]
 
 
 def free_port() -> int:
@@ -126,19 +127,20 @@ def record(control: TcpClient, device: str, seconds: float, folder: str, timeout
     return done.get("message") or ""
 
 
-def ser_fps(path: Path) -> tuple[int, float]:
-    """Frames in a SER file and their rate: the least-squares slope of the arrival times over the frame index (a
-    late first or last frame does not bias it as the first-to-last span would)."""
+def ser_fps(path: Path) -> tuple[int, float, float, float]:
+    """Frames in a SER file and their rate from the frames' arrival times: through the least late frames (see
+    ``_rates``), and by least squares through them all with that slope's standard error."""
     got = read_ser(str(path), any_file_id=True)
     stamps = np.array([t.timestamp() for t in got.utc])
-    if len(stamps) < 3:
-        return got.header.frames, 0.0
-    slope = np.polyfit(np.arange(len(stamps)), stamps - stamps[0], 1)[0]
-    return got.header.frames, 1.0 / slope if slope > 0 else 0.0
+    if len(stamps) < 2 * MIN_BLOCKS:
+        return got.header.frames, 0.0, 0.0, 0.0
+    least_late = period_of_least_late(stamps)
+    period, period_error = period_least_squares(stamps)
+    return got.header.frames, 1.0 / least_late, 1.0 / period, period_error / period**2
 
 
 def run_geometry(control: TcpClient, pid: int, counter: PreviewCounter, uploads: Path, model: CameraModel,
-                 rows: int | None, bits: int, seconds: float) -> dict[str, float]:
+                 rows: int | None, bits: int, seconds: float, keep: Path | None) -> dict[str, float]:
     device = DEVICES[model.name]
     height = rows or model.effective.height
     control.set(device, "CCD_FRAME", "Number", X=0, Y=0, WIDTH=model.effective.width, HEIGHT=height)
@@ -168,9 +170,13 @@ def run_geometry(control: TcpClient, pid: int, counter: PreviewCounter, uploads:
     control.wait(lambda m: m.get("device") == device and m.get("name") == "CCD_VIDEO_STREAM"
                  and m.get("state") == "Idle", 20, mark)
     files = sorted((uploads / folder).glob("*.ser"))
-    frames, fps = ser_fps(files[-1]) if files else (0, 0.0)
+    frames, fps, fps_all, fps_error = ser_fps(files[-1]) if files else (0, 0.0, 0.0, 0.0)
+    if keep is not None and files:
+        keep.mkdir(parents=True, exist_ok=True)
+        shutil.move(files[-1], keep / f"{folder}.ser")
     shutil.rmtree(uploads / folder, ignore_errors=True)
-    return {"frames": frames, "fps": fps, "camera": camera_fps(model, height, bits),
+    return {"frames": frames, "fps": fps, "fps_all": fps_all, "fps_error": fps_error,
+            "camera": camera_fps(model, height, bits),
             "table": table_fps(model, rows, bits), "lost": float(stats.get("LOST", "nan")),
             "dropped": float(stats.get("RECORD_DROPPED", "nan")), "preview": shown / elapsed,
             "cpu": 100 * (after.cpu_s - before.cpu_s) / elapsed, "rss": max(peak), "message": message}  # type: ignore
@@ -186,7 +192,7 @@ def run_peer(control: TcpClient, workdir: Path, seconds: float) -> dict[str, flo
     elapsed = time.monotonic() - began
     time.sleep(1.0)  # the simulator closes its file after it reports
     files = sorted(folder.glob("*.ser"))
-    frames, fps = ser_fps(files[-1]) if files else (0, 0.0)
+    frames, fps, _, _ = ser_fps(files[-1]) if files else (0, 0.0, 0.0, 0.0)
     return {"frames": frames, "fps": fps, "elapsed": elapsed, "message": message}  # type: ignore[dict-item]
 
 
@@ -213,11 +219,26 @@ def soak(control: TcpClient, pid: int, seconds: float, rows: int | None) -> tupl
     return first, highest, last, lost
 
 
+def chosen_geometries(only: str | None) -> list[tuple[CameraModel, int | None, int, float]]:
+    """Every geometry of the tables, or the one ``MODEL:ROWS:BITS`` names (ROWS 0: the whole frame)."""
+    if only is None:
+        return GEOMETRIES
+    name, rows, bits = only.split(":")
+    chosen = [g for g in GEOMETRIES if (g[0].name, g[1] or 0, g[2]) == (name, int(rows), int(bits))]
+    if not chosen:
+        names = [f"{g[0].name}:{g[1] or 0}:{g[2]}" for g in GEOMETRIES]
+        raise SystemExit(f"--only {only}: not one of the geometries {names}")
+    return chosen
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--soak", type=float, default=0.0, help="also stream this many seconds, sampling RSS")
     parser.add_argument("--soak-rows", type=int, default=None, help="rows of the soak stream (default: all)")
     parser.add_argument("--soak-only", action="store_true", help="skip the geometries: only the soak")
+    parser.add_argument("--only", default=None, help="one geometry, MODEL:ROWS:BITS (ROWS 0: full frame)")
+    parser.add_argument("--seconds", type=float, default=None, help="record this long at every geometry")
+    parser.add_argument("--keep", type=Path, default=None, help="copy the SER files into this folder")
     args = parser.parse_args()
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="live_bench_"))
@@ -242,12 +263,15 @@ def main() -> int:
             control.set(device, "USB_TRAFFIC", "Number", TRAFFIC=0)
         pid = driver_pid(server)
         counters = {name: PreviewCounter(port, device) for name, device in DEVICES.items()}
-        for model, rows, bits, seconds in [] if args.soak_only else GEOMETRIES:
+        for model, rows, bits, seconds in [] if args.soak_only else chosen_geometries(args.only):
             label = f"{model.name} {model.effective.width}x{rows or model.effective.height} {bits}-bit"
-            result = run_geometry(control, pid, counters[model.name], uploads, model, rows, bits, seconds)
+            result = run_geometry(control, pid, counters[model.name], uploads, model, rows, bits,
+                                  args.seconds or seconds, args.keep)
             results.append((label, result))
             print(f"{label}: recorded {result['fps']:.2f} FPS ({result['frames']:.0f} frames), camera "
-                  f"{result['camera']:.2f}, table {result['table']:.2f} (ratio {result['fps'] / result['table']:.4f}); "
+                  f"{result['camera']:.2f}, table {result['table']:.2f} (ratio {result['fps'] / result['table']:.5f}; "
+                  f"all frames' least squares {result['fps_all'] / result['table']:.5f} +- "
+                  f"{result['fps_error'] / result['table']:.5f}); "
                   f"lost {result['lost']:.0f}, left out "
                   f"{result['dropped']:.0f}; preview {result['preview']:.1f} FPS; driver CPU {result['cpu']:.0f}% "
                   f"RSS {result['rss']:.0f} MB", flush=True)
