@@ -77,7 +77,7 @@ class ControlRequests:
         cam = self.camera
         cam.registers.fpga[register] = value
         if register == protocol.FPGA_WATCHDOG:
-            cam.feed_watchdog()
+            cam.watchdog.feed()
         elif register == protocol.FPGA_READ_DONE and cam.registers.single:
             cam.discard_frame()  # ASSUMED: the frame buffer is released after the host has read the frame
 

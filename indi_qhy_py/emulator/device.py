@@ -30,6 +30,7 @@ from .sensor import SensorSimulator
 from .stand_in import StandIn
 from .stream import FrameRecord, FrameStream, LinkClock
 from .thermal import ThermalModel
+from .watchdog import FpgaWatchdog
 
 __all__ = ["DeviceAbsent", "EmulatedCamera", "Stall", "StreamTimeout"]
 
@@ -74,7 +75,7 @@ class EmulatedCamera:
         self.power = PowerSupply()
         self.filter_port = FilterPort(self.clock.now, filter_wheel)
         self.rate_limit = rate_limit
-        self.watchdog_s = watchdog_s
+        self.watchdog = FpgaWatchdog(watchdog_s)
         self.boots_in_loader = boot_loader
         self.in_loader = boot_loader
         self.ram = BootLoaderRam()
@@ -86,8 +87,6 @@ class EmulatedCamera:
         self.frames_sent = 0
         self.last_frame: FrameRecord | None = None
         self.unplugs = 0
-        self.watchdog_resets = 0
-        self._fed_at: float | None = None  # real time of the last watchdog feed; None: not armed
         self._absent_until: float | None = None
         self._unplug_at: tuple[float, float] | None = None  # (emulated time, down seconds)
         self._exposure: _ExposureInProgress | None = None
@@ -108,7 +107,8 @@ class EmulatedCamera:
                 down = self._unplug_at[1]
                 self._unplug_at = None
                 self.unplug(down)
-            self._check_watchdog()
+            if self._absent_until is None and self.watchdog.fired():
+                self.unplug(REENUMERATE_S)  # it re-enumerates at its power-on defaults
             if self._absent_until is not None and now >= self._absent_until:
                 self._absent_until = None
                 self.generation += 1
@@ -130,7 +130,7 @@ class EmulatedCamera:
             self._absent_until = math.inf if down_s is None else now + down_s
             self.generation += 1
             self._exposure = self._live = self._stream = None
-            self._fed_at = None
+            self.watchdog.disarm()
             self.thermal.set_powered(now, False)
             self.registers = CameraRegisters()
             self.frame_counter = 0
@@ -142,19 +142,6 @@ class EmulatedCamera:
         with self._lock:
             if self._absent_until is not None:
                 self._absent_until = self.clock.now()
-
-    # --- the FPGA watchdog ---------------------------------------------------------------------------------------
-    def feed_watchdog(self) -> None:
-        self._fed_at = time.monotonic()
-
-    def _check_watchdog(self) -> None:
-        """ASSUMED, as QHY's SDK feeds it: once fed, a watchdog not fed for ``watchdog_s`` real seconds resets
-        the camera, which re-enumerates at its power-on defaults (and with the watchdog disarmed)."""
-        if self._fed_at is None or self.watchdog_s is None or self._absent_until is not None:
-            return
-        if time.monotonic() - self._fed_at > self.watchdog_s:
-            self.watchdog_resets += 1
-            self.unplug(REENUMERATE_S)
 
     # --- control requests ---------------------------------------------------------------------------------------
     def control_out(self, generation: int, request: int, value: int, index: int, data: bytes) -> int:
@@ -235,12 +222,8 @@ class EmulatedCamera:
         self.last_frame = record
         return stream
 
-    def current_stream(self) -> FrameStream | None:
-        """The frame queued on EP 0x81 (materialised once its exposure and readout are done), if any."""
-        with self._lock:
-            return self._current_stream(self.clock.now())
-
     def _current_stream(self, now: float) -> FrameStream | None:
+        """The frame queued on EP 0x81 (materialised once its exposure and readout are done), if any."""
         if self._stream is not None:
             return self._stream
         live = self._live

@@ -287,14 +287,14 @@ def test_the_watchdog_is_fed_while_connected(bench: Bench) -> None:
     needs_emulator(bench)
     assert bench.camera.housekeeping.watchdog_period_s == protocol.WATCHDOG_PERIOD_S == 10.0
     bench.camera.housekeeping.watchdog_period_s = 0.1
-    bench.device.watchdog_s = 0.5
+    bench.device.watchdog.timeout_s = 0.5
     fed: list[float] = []
-    original = bench.device.feed_watchdog
-    bench.device.feed_watchdog = lambda: (fed.append(time.monotonic()), original())[1]  # type: ignore[method-assign]
+    original = bench.device.watchdog.feed
+    bench.device.watchdog.feed = lambda: (fed.append(time.monotonic()), original())[1]  # type: ignore[method-assign]
     time.sleep(1.5)
-    assert bench.device.watchdog_resets == 0 and bench.camera.state == "connected" and len(fed) >= 8
+    assert bench.device.watchdog.resets == 0 and bench.camera.state == "connected" and len(fed) >= 8
     assert max(b - a for a, b in itertools.pairwise(fed)) < 0.5
     bench.camera.housekeeping.stop()
     time.sleep(0.7)
     bench.device.present()
-    assert bench.device.watchdog_resets == 1
+    assert bench.device.watchdog.resets == 1

@@ -111,10 +111,10 @@ def test_a_watchdog_not_fed_resets_the_camera() -> None:
     for _ in range(4):
         time.sleep(0.15)
         link.feed_watchdog()
-    assert cam.watchdog_resets == 0
+    assert cam.watchdog.resets == 0
     time.sleep(0.4)
     with pytest.raises(DeviceGoneError):
         link.temperature()
-    assert cam.watchdog_resets == 1 and cam.unplugs == 1
+    assert cam.watchdog.resets == 1 and cam.unplugs == 1
     rig.clock.advance(1.0)
     assert Transport.find([QHY268M.runtime_pid], rig.backend)  # back, at its power-on defaults
