@@ -21,7 +21,7 @@ from indi_qhy_py.emulator.device import DeviceAbsent, EmulatedCamera, StreamTime
 
 _scripted_addresses = itertools.count(64)
 ERROR_IO, ERROR_NO_DEVICE, ERROR_TIMEOUT, ERROR_PIPE = -1, -4, -7, -9
-MAX_SLOTS = 8
+MAX_SLOTS = 16  # as libusb_standin.c
 
 DEVICE_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_uint16),
                              ctypes.POINTER(ctypes.c_uint16), ctypes.POINTER(ctypes.c_uint8),
@@ -93,6 +93,7 @@ class ScriptedUsbDevice:
     frame_ends: list[int] = field(default_factory=list)  # stream offsets where a transfer ends short (live frames)
     slot: int = -1  # where it is plugged in (set by whoever plugs it)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _pace: tuple[float, float | None] | None = field(default=None, repr=False)  # (bytes per s, since when)
 
     def __post_init__(self) -> None:
         # the SDK lists cameras by an id made from this answer: every scripted device gets its own
@@ -114,8 +115,10 @@ class ScriptedUsbDevice:
         answer = self.answers.get((request, index), self.answers.get(request, b""))
         return bytes(answer[:length]).ljust(length, b"\0")
 
-    def feed(self, stream: bytes) -> None:
+    def feed(self, stream: bytes, bytes_per_s: float = 0.0) -> None:
+        """The bytes EP 0x81 serves next; ``bytes_per_s`` paces them as a camera's link does (0: as fast as read)."""
         self.stream, self.sent = stream, 0
+        self._pace = (bytes_per_s, None) if bytes_per_s > 0 else None
 
     def bulk_in(self, endpoint: int, address: int, length: int, timeout_ms: int) -> int:
         with self._lock:
@@ -128,7 +131,16 @@ class ScriptedUsbDevice:
             if n > 0:
                 ctypes.memmove(address, self.stream[self.sent : self.sent + n], n)
                 self.sent += n
-                return n
+                due = None
+                if self._pace is not None:
+                    rate, since = self._pace
+                    if since is None:  # paced from the first read
+                        since, self._pace = time.monotonic(), (rate, time.monotonic())
+                    due = since + self.sent / rate
+        if n > 0:
+            if due is not None:
+                time.sleep(max(0.0, due - time.monotonic()))
+            return n
         time.sleep(min(timeout_ms, 50) / 1000)
         raise StreamTimeout("scripted stream exhausted")
 

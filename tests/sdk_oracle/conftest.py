@@ -17,17 +17,23 @@ from indi_qhy_py.emulator import EmulatedCamera, EmulatedClock
 from indi_qhy_py.emulator.scene import Dark
 from indi_qhy_py.models import model_by_name
 
-from .bridge import EmulatedUsbDevice, ScriptedUsbDevice
+from .bridge import MAX_SLOTS, EmulatedUsbDevice, ScriptedUsbDevice
 from .probe import open_scripted
 from .sdk import Control, Sdk, SdkCamera, oracle, unavailable_reason
 
-QUIET_SLOT = 7  # kept for one device only: measuring the SDK's background threads needs a slot no other handle reads
-_slots = itertools.cycle(range(QUIET_SLOT))
+QUIET_SLOT = MAX_SLOTS - 1  # one device only: measuring the SDK's background threads needs a slot no other handle read
+_slots = itertools.count()
 _seeds = itertools.count(101)  # every emulated camera a serial of its own: the SDK lists cameras by id
 
 
 def next_slot() -> int:
-    return next(_slots)
+    """A slot no device has been plugged into this session. Never one used before: the session's shared cameras
+    stay plugged in theirs, and the SDK may still hold a handle on an unplugged one (reusing slots in turn once put
+    a test's device over the shared QHY600M, whose next test then got NO_DEVICE)."""
+    slot = next(_slots)
+    if slot >= QUIET_SLOT:
+        raise RuntimeError(f"the libusb stand-in's {MAX_SLOTS} slots are all used: raise MAX_SLOTS")
+    return slot
 
 
 def binned_sum(image: np.ndarray, n: int) -> np.ndarray:
@@ -64,7 +70,7 @@ class SdkOnEmulator:
 
 def open_emulated(sdk: Sdk, model: str, **kwargs: object) -> SdkOnEmulator:
     camera = EmulatedCamera(model_by_name(model), clock=EmulatedClock(), seed=next(_seeds), rate_limit=False, **kwargs)  # type: ignore[arg-type]
-    slot = next(_slots)
+    slot = next_slot()
     camera_id = sdk.plug(slot, EmulatedUsbDevice(camera))
     cam = sdk.open(camera_id)
     assert cam.SetQHYCCDStreamMode(0) == 0
@@ -108,7 +114,7 @@ def scripted(sdk: Sdk):  # type: ignore[no-untyped-def]
 
     def make(product_id: int) -> tuple[SdkCamera, ScriptedUsbDevice]:
         if product_id not in _scripted:
-            _scripted[product_id] = open_scripted(sdk, product_id, next(_slots))
+            _scripted[product_id] = open_scripted(sdk, product_id, next_slot())
         cam, device = _scripted[product_id]
         serial = (protocol.REQ_CAMERA_ID, protocol.CAMERA_SERIAL_INDEX)  # its id in the SDK's list: kept
         keep = {key: value for key, value in device.answers.items() if key == serial}

@@ -15,7 +15,7 @@
 #include <sys/time.h>
 #include <time.h>
 
-#define MAX_SLOTS 8
+#define MAX_SLOTS 16
 #define MAX_HOTPLUG 8
 
 enum { ERR_IO = -1, ERR_INVALID = -2, ERR_NO_DEVICE = -4, ERR_NOT_FOUND = -5, ERR_TIMEOUT = -7, ERR_PIPE = -9 };
