@@ -43,10 +43,11 @@ from indi_qhy_py.output.ser import read_ser
 DEVICES = {QHY600M.name: "QHY600M-600M000000000001", QHY268M.name: "QHY268M-268M000000000002"}
 SIMULATOR = "CCD Simulator"
 END = b"</setBLOBVector>"
-#: (model, rows (None: full frame), bits, seconds recorded): 30 frames or more, and longest where the link has no
-#: headroom (QHY600 9600x1080, QHY268 full frame 16-bit): there only the arrival times can tell a shortfall
-GEOMETRIES = [(QHY600M, 100, 16, 6), (QHY600M, 480, 16, 6), (QHY600M, 1080, 16, 12), (QHY600M, None, 8, 10),
-              (QHY600M, None, 16, 14), (QHY268M, 480, 16, 6), (QHY268M, 1080, 16, 8), (QHY268M, None, 16, 15)]
+#: (model, rows (None: full frame), bits, seconds recorded): 50 frames or more. Longer where the link has no headroom
+#: (QHY600 9600x1080, QHY268 full frame 16-bit: only the arrival times can tell a shortfall there) and at QHY600 full
+#: frame, whose frames arrive up to 100 ms late or early (the emulator draws 61 Mpx in the reader's thread)
+GEOMETRIES = [(QHY600M, 100, 16, 6), (QHY600M, 480, 16, 6), (QHY600M, 1080, 16, 12), (QHY600M, None, 8, 30),
+              (QHY600M, None, 16, 20), (QHY268M, 480, 16, 6), (QHY268M, 1080, 16, 8), (QHY268M, None, 16, 15)]
 
 
 def free_port() -> int:
