@@ -45,7 +45,7 @@ SIMULATOR = "CCD Simulator"
 END = b"</setBLOBVector>"
 #: (model, rows (None: full frame), bits, seconds recorded): 50 frames or more. Longer where the link has no headroom
 #: (QHY600 9600x1080, QHY268 full frame 16-bit: only the arrival times can tell a shortfall there) and at QHY600 full
-#: frame, whose frames arrive up to 100 ms late or early (the emulator draws 61 Mpx in the reader's thread)
+#: frame, whose frames arrived up to 175 ms late in a 30 s recording (the emulator draws 61 Mpx in the reader's thread)
 GEOMETRIES = [(QHY600M, 100, 16, 6), (QHY600M, 480, 16, 6), (QHY600M, 1080, 16, 12), (QHY600M, None, 8, 30),
               (QHY600M, None, 16, 20), (QHY268M, 480, 16, 6), (QHY268M, 1080, 16, 8), (QHY268M, None, 16, 15)]
 
@@ -239,7 +239,7 @@ def main() -> int:
     parser.add_argument("--soak-only", action="store_true", help="skip the geometries: only the soak")
     parser.add_argument("--only", default=None, help="one geometry, MODEL:ROWS:BITS (ROWS 0: full frame)")
     parser.add_argument("--seconds", type=float, default=None, help="record this long at every geometry")
-    parser.add_argument("--keep", type=Path, default=None, help="copy the SER files into this folder")
+    parser.add_argument("--keep", type=Path, default=None, help="move the SER files into this folder")
     args = parser.parse_args()
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="live_bench_"))

@@ -103,19 +103,19 @@ class SensorSimulator:
         region's uniform level (only those rows' pixels are worked on: a 100-row stream renders at 160 FPS)."""
         model, eff = self.model, self.model.effective
         s_rows, s_cols, s_rates = scene.sources(eff.width, eff.height)
-        hot = self._in_rows(self.hot_rows, exp)
-        star = self._in_rows(s_rows + eff.y, exp)
-        rows = np.concatenate([self.hot_rows[hot], s_rows[star] + eff.y])
+        star_rows = s_rows + eff.y
+        hot, star = self._in_rows(self.hot_rows, exp), self._in_rows(star_rows, exp)
+        hot_rows = self.hot_rows[hot]
+        rows = np.concatenate([hot_rows, star_rows[star]])
         cols = np.concatenate([self.hot_cols[hot], s_cols[star] + eff.x])
         in_light = cols >= eff.x
         resp = self._response(rows, cols)
         base = dark + np.where(in_light, light * resp, 0.0)
-        hot_count = int(np.count_nonzero(hot))
-        extra = np.concatenate([dark * (self.hot_multiplier[hot] - 1.0), s_rates[star] * resp[hot_count:]])
+        extra = np.concatenate([dark * (self.hot_multiplier[hot] - 1.0), s_rates[star] * resp[len(hot_rows):]])
         flat = rows * model.readout_width + cols
         uniq, inverse = np.unique(flat, return_inverse=True)
         # a star on a hot pixel: add the extras, keep one base
-        extra_sum = np.bincount(inverse, weights=extra * exp.exposure_s, minlength=len(uniq))
+        extra_sum = np.bincount(inverse, weights=extra * exp.exposure_s)
         base_one = np.zeros(len(uniq))
         base_one[inverse] = base * exp.exposure_s
         return uniq // model.readout_width, uniq % model.readout_width, base_one + extra_sum

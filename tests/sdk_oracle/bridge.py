@@ -93,7 +93,8 @@ class ScriptedUsbDevice:
     frame_ends: list[int] = field(default_factory=list)  # stream offsets where a transfer ends short (live frames)
     slot: int = -1  # where it is plugged in (set by whoever plugs it)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _pace: tuple[float, float | None] | None = field(default=None, repr=False)  # (bytes per s, since when)
+    _bytes_per_s: float = field(default=0.0, repr=False)  # the pace of ``feed`` (0: as fast as read)
+    _paced_from: float | None = field(default=None, repr=False)  # real time of the stream's first read
 
     def __post_init__(self) -> None:
         # the SDK lists cameras by an id made from this answer: every scripted device gets its own
@@ -118,9 +119,10 @@ class ScriptedUsbDevice:
     def feed(self, stream: bytes, bytes_per_s: float = 0.0) -> None:
         """The bytes EP 0x81 serves next; ``bytes_per_s`` paces them as a camera's link does (0: as fast as read)."""
         self.stream, self.sent = stream, 0
-        self._pace = (bytes_per_s, None) if bytes_per_s > 0 else None
+        self._bytes_per_s, self._paced_from = bytes_per_s, None
 
     def bulk_in(self, endpoint: int, address: int, length: int, timeout_ms: int) -> int:
+        due = 0.0  # real time the bytes served have crossed a paced link
         with self._lock:
             end = next((e for e in self.frame_ends if e > self.sent), len(self.stream))
             n = min(length, end - self.sent)
@@ -131,15 +133,12 @@ class ScriptedUsbDevice:
             if n > 0:
                 ctypes.memmove(address, self.stream[self.sent : self.sent + n], n)
                 self.sent += n
-                due = None
-                if self._pace is not None:
-                    rate, since = self._pace
-                    if since is None:  # paced from the first read
-                        since, self._pace = time.monotonic(), (rate, time.monotonic())
-                    due = since + self.sent / rate
+                if self._bytes_per_s > 0:
+                    if self._paced_from is None:
+                        self._paced_from = time.monotonic()
+                    due = self._paced_from + self.sent / self._bytes_per_s
         if n > 0:
-            if due is not None:
-                time.sleep(max(0.0, due - time.monotonic()))
+            time.sleep(max(0.0, due - time.monotonic()))
             return n
         time.sleep(min(timeout_ms, 50) / 1000)
         raise StreamTimeout("scripted stream exhausted")
