@@ -1,6 +1,7 @@
 """The camera layer: one QHY268/QHY600 through usb -> decode, with no INDI knowledge.
 
-``Camera`` (connection, settings, cooling, reconnects) and ``Exposure`` (one exposure in its own thread).
+``Camera`` (connection, settings, reconnects; its TEC as ``Camera.tec``) and ``Exposure`` (one exposure in its
+own thread).
 """
 
 from .camera import Camera

@@ -25,12 +25,13 @@ from ..usb.link import CameraLink
 from . import sdk_sequence
 from . import settings as geometry
 from .channel import CameraChannel
-from .cooling import Cooler, CoolerMode, CoolingRamp, CoolingReading
+from .cooling import CoolerMode
 from .exposure import Exposure
 from .filter_wheel import CameraWheel
 from .housekeeping import Housekeeping
 from .live import LIVE_SETTINGS, LiveControl
 from .settings import CameraFacts, CameraSettings, Stats
+from .tec_control import TecControl
 from .telemetry import Telemetry
 
 EventSink = Callable[[str, str], None]  # (level "INFO" | "WARNING" | "ERROR", text)
@@ -51,10 +52,10 @@ class Camera:
         self.on_event = on_event or (lambda level, text: None)
         self.logger = logging.getLogger("indi_qhy_py.cameras").getChild(info.id)  # debug records, timings
         self.stats = Stats()
-        self.cooler = Cooler(self, clock, self.event)
         self.housekeeping = Housekeeping(self)
         self.wheel = CameraWheel(self)  # the filter wheel on the camera's port, when there is one
         self.live = LiveControl(self)
+        self.tec = TecControl(self)  # the cooler, stepped by housekeeping
         self.firmware_date: str | None = None
         self.fpga_version = b""
         self._settings = CameraSettings()
@@ -118,8 +119,8 @@ class Camera:
         self.live.stop("the camera is being disconnected")
         if self.exposing and self._exposure is not None:
             self._exposure.abort()
-        if warm_up and self._state == "connected" and self.cooler.mode is not CoolerMode.OFF:
-            self.warm_up(warm_up_timeout_s)
+        if warm_up and self._state == "connected" and self.tec.mode is not CoolerMode.OFF:
+            self.tec.warm_up(warm_up_timeout_s)
         self.housekeeping.stop()
         self._close_link()
         self._state = "disconnected"
@@ -165,7 +166,7 @@ class Camera:
         self.housekeeping.humidity_sensor = link.has_humidity_sensor()
         self._exposure_us = protocol.INIT_EXPOSURE_US
         self.logger.debug("0xD5/0x07 (pressure sensor, meaning unknown): %s", pressure[:8].hex(" "))
-        self.cooler.step(force=True)
+        self.tec.cooler.step(force=True)
         self.housekeeping.read_telemetry()
         self.logger.debug("settings re-applied in %.0f ms: %s", (time.monotonic() - started) * 1e3, self._settings)
 
@@ -178,12 +179,6 @@ class Camera:
 
     def read_telemetry(self) -> Telemetry:
         return self.housekeeping.read_telemetry()
-
-    def cooler_target(self, celsius: float) -> None:
-        self.io(lambda link: link.cooler_target(celsius))
-
-    def cooler_manual(self, pwm: int) -> None:
-        self.io(lambda link: link.cooler_manual(pwm))
 
     def note_usb_error(self, err: UsbError) -> None:
         self.stats.usb_errors += 1
@@ -228,43 +223,6 @@ class Camera:
 
     def decode_request(self, s: CameraSettings, expected_sequence: int | None) -> DecodeRequest:
         return geometry.decode_request(self.model, s, expected_sequence)
-
-    # --- cooling: the cooler's targets, stepped by housekeeping --------------------------------------------------
-    @property
-    def ramp(self) -> CoolingRamp:
-        return self.cooler.ramp
-
-    def _cooling_change(self, change: Callable[[], None]) -> None:
-        with self._io:
-            change()
-            if self._state == "connected":
-                self.cooler.step()
-
-    def set_temperature(self, target_c: float) -> None:
-        """Regulate to ``target_c``, approached at the ramp's slope."""
-        self._cooling_change(lambda: self.cooler.set_temperature(target_c))
-
-    def set_cooler_power(self, percent: float) -> None:
-        """Manual TEC power, approached at the ramp's power slope."""
-        self._cooling_change(lambda: self.cooler.set_power(percent))
-
-    def cooler_off(self) -> None:
-        """Switch the TEC off: its power is ramped down, not cut."""
-        self.set_cooler_power(0.0)
-
-    def warm_up(self, timeout_s: float = 1800.0) -> bool:
-        """Raise the set point at the ramp's slope until the TEC no longer works, then switch it off."""
-        with self._io:
-            self.cooler.begin_warm_up()
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and self._state == "connected":
-            if self.cooler.mode is CoolerMode.OFF:
-                return True
-            time.sleep(min(0.05, self.poll_s))
-        return False
-
-    def cooling(self) -> CoolingReading:
-        return self.cooler.reading()
 
     # --- reconnection (called by housekeeping) ------------------------------------------------------------------
     def try_reconnect(self) -> None:

@@ -73,7 +73,7 @@ class Housekeeping:
         with_status = now - self._status_at >= self.status_period_s
         with cam.channel.lock:  # the reading and the cooler step on it go together
             telemetry = self.read_telemetry(sensor_status=with_status)
-            cam.cooler.step()
+            cam.tec.cooler.step()
         cam.wheel.search()
         if with_status:
             self._status_at = now

@@ -23,33 +23,33 @@ class CcdCooling:
 
     def _on_ccd_temperature(self, v: Vector, values: dict[str, object]) -> None:
         target = float(values["CCD_TEMPERATURE_VALUE"])  # type: ignore[arg-type]
-        self.camera.set_temperature(target)
+        self.camera.tec.set_temperature(target)
         cooler = self.device.all["CCD_COOLER"]
         cooler.apply({"COOLER_ON": True})
         self.device.update(cooler, State.OK)
         self.device.update(v, State.BUSY, f"cooling to {target:.1f} C at up to "
-                                          f"{self.camera.ramp.slope_c_per_min:g} C/min")
+                                          f"{self.camera.tec.ramp.slope_c_per_min:g} C/min")
 
     def _on_ccd_temp_ramp(self, v: Vector, values: dict[str, object]) -> None:
         v.apply(values)
-        self.camera.ramp.slope_c_per_min = v["RAMP_SLOPE"].value
+        self.camera.tec.ramp.slope_c_per_min = v["RAMP_SLOPE"].value
         self.device.update(v, State.OK)
 
     def _on_ccd_cooler(self, v: Vector, values: dict[str, object]) -> None:
         v.apply(values)
         if v.on_switch() == "COOLER_ON":
-            reading = self.camera.cooling()
+            reading = self.camera.tec.reading()
             target = reading.target_c if reading.mode is CoolerMode.AUTO else reading.temperature_c
             target = target if target == target else 0.0  # no reading yet: a safe set point
-            self.camera.set_temperature(max(SETPOINT_MIN_C, min(SETPOINT_MAX_C, target)))
+            self.camera.tec.set_temperature(max(SETPOINT_MIN_C, min(SETPOINT_MAX_C, target)))
             self.device.update(v, State.OK, "cooler on")
         else:
-            self.camera.cooler_off()
+            self.camera.tec.off()
             self.device.update(v, State.IDLE, "cooler off (power ramped down)")
 
     def _on_ccd_cooler_power(self, v: Vector, values: dict[str, object]) -> None:
         percent = float(values["CCD_COOLER_VALUE"])  # type: ignore[arg-type]
-        self.camera.set_cooler_power(percent)
+        self.camera.tec.set_power(percent)
         cooler = self.device.all["CCD_COOLER"]
         cooler.apply({"COOLER_ON" if percent > 0 else "COOLER_OFF": True})
         self.device.update(cooler, State.OK)
@@ -57,7 +57,7 @@ class CcdCooling:
 
     def report(self) -> None:
         """Temperature, power, cooler state and humidity, each sent only when it changed."""
-        reading = self.camera.cooling()
+        reading = self.camera.tec.reading()
         if reading.temperature_c != reading.temperature_c:
             return  # no status read yet
         a, update = self.device.all, self.device.update

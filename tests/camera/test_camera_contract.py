@@ -149,7 +149,7 @@ def test_settings_survive_a_power_cycle_and_the_exposure_is_reported(bench: Benc
     needs_emulator(bench)
     cam = bench.camera
     cam.configure(gain=33, offset=44, usb_traffic=5, roi=Rect(0, 10, 500, 64))
-    cam.set_temperature(-5)
+    cam.tec.set_temperature(-5)
     bench.device.faults.inject("unplug", when="exposure", down_s=20.0)
     exposure = cam.start_exposure(30.0)
     with pytest.raises(ExposureFailed, match="vanished"):
@@ -184,12 +184,12 @@ def test_damaged_frames_are_retried_then_reported(bench: Bench) -> None:
 def test_cooling_ramp_is_respected_and_regulation_holds(bench: Bench) -> None:
     needs_emulator(bench)
     cam = bench.camera
-    cam.ramp.slope_c_per_min = 4.0
-    cam.set_temperature(-10.0)
+    cam.tec.ramp.slope_c_per_min = 4.0
+    cam.tec.set_temperature(-10.0)
     samples = []
     deadline = time.monotonic() + 30
     while True:
-        reading = cam.cooling()
+        reading = cam.tec.reading()
         samples.append((bench.clock.now(), reading.setpoint_c, reading.temperature_c))
         if reading.setpoint_c == -10.0 and len(samples) > 5 and abs(reading.temperature_c + 10) < 0.3:
             break
@@ -203,32 +203,32 @@ def test_cooling_ramp_is_respected_and_regulation_holds(bench: Bench) -> None:
     held = []
     for _ in range(40):
         time.sleep(0.05)
-        held.append(cam.cooling().temperature_c)
+        held.append(cam.tec.reading().temperature_c)
     assert all(abs(t + 10.0) <= 0.5 for t in held)
-    assert cam.cooling().mode is CoolerMode.AUTO
+    assert cam.tec.reading().mode is CoolerMode.AUTO
 
 
 @pytest.mark.emulated
 def test_warm_up_before_disconnect(bench: Bench) -> None:
     needs_emulator(bench)
     cam = bench.camera
-    cam.ramp.slope_c_per_min = 10.0
+    cam.tec.ramp.slope_c_per_min = 10.0
     bench.clock.speed = 200.0
-    cam.set_temperature(-5.0)
+    cam.tec.set_temperature(-5.0)
     deadline = time.monotonic() + 20
-    while cam.cooling().temperature_c > -4.0:
+    while cam.tec.reading().temperature_c > -4.0:
         assert time.monotonic() < deadline, "did not cool"
         time.sleep(0.02)
-    assert cam.warm_up(timeout_s=30)
-    assert cam.cooling().mode is CoolerMode.OFF and bench.device.thermal.pwm == 0
+    assert cam.tec.warm_up(timeout_s=30)
+    assert cam.tec.reading().mode is CoolerMode.OFF and bench.device.thermal.pwm == 0
 
 
 @pytest.mark.emulated
 def test_manual_power_is_ramped(bench: Bench) -> None:
     needs_emulator(bench)
     cam = bench.camera
-    cam.ramp.power_slope_pct_per_min = 30.0
-    cam.set_cooler_power(80)
+    cam.tec.ramp.power_slope_pct_per_min = 30.0
+    cam.tec.set_power(80)
     time.sleep(0.3)  # about 15 emulated seconds: at most 7.5 % so far
     assert 0 < bench.device.thermal.pwm <= 255 * 0.09
     deadline = time.monotonic() + 10

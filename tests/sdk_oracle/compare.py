@@ -91,9 +91,9 @@ OPERATIONS: list[Operation] = [
     ("USB traffic 20", _sdk(lambda c: c.SetQHYCCDParam(Control.USBTRAFFIC, 20.0)),
      lambda cam: cam.configure(usb_traffic=20)),
     ("8-bit", _sdk(lambda c: c.SetQHYCCDParam(Control.TRANSFERBIT, 8.0)), lambda cam: cam.configure(bits=8)),
-    ("cooler -10 C", _sdk(lambda c: c.ControlQHYCCDTemp(-10.0)), lambda cam: cam.set_temperature(-10.0)),
+    ("cooler -10 C", _sdk(lambda c: c.ControlQHYCCDTemp(-10.0)), lambda cam: cam.tec.set_temperature(-10.0)),
     ("cooler manual 50 %", _sdk(lambda c: c.SetQHYCCDParam(Control.MANULPWM, 128.0)),
-     lambda cam: cam.set_cooler_power(50.0)),
+     lambda cam: cam.tec.set_power(50.0)),
     ("read temperature", _sdk(lambda c: c.GetQHYCCDParam(Control.CURTEMP)), lambda cam: cam.read_telemetry()),
     ("ROI 2000x1000 at (1000,500)", _sdk(lambda c: c.SetQHYCCDResolution(1000, 500, 2000, 1000)),
      lambda cam: cam.configure(include_overscan=True, roi=Rect(1000, 500, 2000, 1000))),
@@ -138,7 +138,8 @@ class DriverRecorder:
         self.device.control_out, self.device.control_in = control_out, control_in  # type: ignore[method-assign]
         infos, _ = discover([EmulatorBackend([self.device])])
         self.camera = Camera(infos[0], clock=self.device.clock.now, poll_s=0.05)
-        self.camera.ramp.slope_c_per_min = self.camera.ramp.power_slope_pct_per_min = 0.0  # the SDK does not ramp
+        ramp = self.camera.tec.ramp
+        ramp.slope_c_per_min = ramp.power_slope_pct_per_min = 0.0  # the SDK does not ramp
         self.camera.connect()
 
     def run(self, call: Callable[[Camera], object]) -> list[Transfer]:
