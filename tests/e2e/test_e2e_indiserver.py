@@ -8,7 +8,6 @@ the camera on the telescope computer and the client elsewhere.
 from __future__ import annotations
 
 import io
-import queue
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ from tests.e2e.conftest import (
     start_server,
     stop_server,
 )
+from tests.e2e.pyindi_session import pyindi_session
 
 pytestmark = [pytest.mark.emulated, NEEDS_INDISERVER]
 QHY600M = "QHY600M-600M000000000001"
@@ -91,65 +91,20 @@ def test_image_geometry_reaches_clients_through_indiserver(server: Server) -> No
 
 
 # --- a full session with pyindi-client ---------------------------------------------------------------------------
-_PYINDI_CLIENTS: list[object] = []
-
-
 def test_pyindi_client_session(server: Server) -> None:
-    pyindi = pytest.importorskip("PyIndi")
-
-    class Client(pyindi.BaseClient):  # type: ignore[misc, name-defined]
-        def __init__(self) -> None:
-            super().__init__()
-            self.blobs: queue.Queue[tuple[bytes, str]] = queue.Queue()
-
-        def updateProperty(self, prop) -> None:  # type: ignore[no-untyped-def]  # PyIndi's callback name
-            if prop.getType() == pyindi.INDI_BLOB:
-                for blob in pyindi.PropertyBlob(prop):
-                    self.blobs.put((bytes(blob.getblobdata()), blob.getFormat()))
-
-    client = Client()
-    client.setServer("127.0.0.1", server.port)
-    assert client.connectServer()
-    try:
-        device = eventually(lambda: client.getDevice(QHY600M))
-        assert device and eventually(lambda: device.getSwitch("CONNECTION").isValid())
-        client.connectDevice(QHY600M)
-        assert eventually(lambda: device.getNumber("CCD_GAIN").isValid())
-        client.setBLOBMode(pyindi.B_ALSO, QHY600M, "CCD1")
-
-        def number(name: str, check_values: bool = True, **values: float) -> None:
-            prop = device.getNumber(name)
-            for key, value in values.items():
-                prop.findWidgetByName(key).setValue(value)
-            # setValue changed pyindi's local copy already: mark it Alert so only the driver's reply can clear it
-            prop.setState(pyindi.IPS_ALERT)
-            client.sendNewNumber(prop)
-            assert eventually(lambda: device.getNumber(name).getStateAsString() in ("Ok", "Busy")), name
-            if check_values:
-                assert all(abs(device.getNumber(name).findWidgetByName(k).getValue() - v) < 1e-6
-                           for k, v in values.items()), name
-
-        def switch(name: str, on: str) -> None:
-            prop = device.getSwitch(name)
-            prop.reset()
-            prop.findWidgetByName(on).setState(pyindi.ISS_ON)
-            client.sendNewSwitch(prop)
-            assert eventually(lambda: device.getSwitch(name).findWidgetByName(on).getStateAsString() == "On"), name
-
-        number("CCD_TEMPERATURE", check_values=False, CCD_TEMPERATURE_VALUE=-5)  # it shows the sensor's temperature
-        assert eventually(lambda: device.getSwitch("CCD_COOLER").findWidgetByName("COOLER_ON").getStateAsString()
-                          == "On")
-        switch("READ_MODE", "HIGH_GAIN")
-        number("CCD_GAIN", GAIN=56)
-        number("CCD_OFFSET", OFFSET=20)
-        number("CCD_FRAME", X=400, Y=300, WIDTH=240, HEIGHT=160)
-        number("CCD_BINNING", HOR_BIN=2, VER_BIN=2)
+    with pyindi_session(server.port, QHY600M) as session:
+        session.connect()
+        session.number("CCD_TEMPERATURE", check_values=False, CCD_TEMPERATURE_VALUE=-5)  # shows the sensor's
+        assert eventually(lambda: session.switch_state("CCD_COOLER", "COOLER_ON") == "On")
+        session.switch("READ_MODE", "HIGH_GAIN")
+        session.number("CCD_GAIN", GAIN=56)
+        session.number("CCD_OFFSET", OFFSET=20)
+        session.number("CCD_FRAME", X=400, Y=300, WIDTH=240, HEIGHT=160)
+        session.number("CCD_BINNING", HOR_BIN=2, VER_BIN=2)
         for frame_type in ("FRAME_LIGHT", "FRAME_BIAS", "FRAME_DARK", "FRAME_FLAT"):
-            switch("CCD_FRAME_TYPE", frame_type)
-            exposure = device.getNumber("CCD_EXPOSURE")
-            exposure[0].setValue(0.05)
-            client.sendNewNumber(exposure)
-            data, fmt = client.blobs.get(timeout=60)
+            session.switch("CCD_FRAME_TYPE", frame_type)
+            session.expose(0.05)
+            data, fmt = session.blobs.get(timeout=60)
             assert fmt == ".fits"
             with fits.open(io.BytesIO(data)) as hdus:
                 h, pixels = hdus[0].header, hdus[0].data
@@ -157,13 +112,7 @@ def test_pyindi_client_session(server: Server) -> None:
                 assert h["FRAME"] == frame_type.removeprefix("FRAME_").title()
                 assert (h["GAIN"], h["OFFSET"], h["RDMDNAME"], h["XBINNING"]) == (56, 20, "High Gain", 2)
                 assert h["INTEGRTY"] == "good" and h["INSTRUME"] == "QHY600M"
-        client.disconnectDevice(QHY600M)
-    finally:
-        client.disconnectServer()
-        eventually(lambda: not client.isServerConnected())
-        # PyIndi's listener thread may still call into the Python object as it winds down: freeing the object
-        # under it aborts the whole test process, so the client lives as long as the process
-        _PYINDI_CLIENTS.append(client)
+        session.client.disconnectDevice(QHY600M)
 
 
 # --- the README's capture command --------------------------------------------------------------------------------

@@ -5,18 +5,22 @@ and an unplug mid-stream is reported and recovered from."""
 
 from __future__ import annotations
 
+import io
 import socket
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+from astropy.io import fits
 
 from indi_qhy_py.indi.client import TcpClient, blob_payload
 from indi_qhy_py.output.ser import read_ser
 
 from .conftest import NEEDS_INDISERVER, Server, driver_env, eventually, getprop, setprop, start_server, stop_server
+from .pyindi_session import pyindi_session
 
 pytestmark = [pytest.mark.emulated, NEEDS_INDISERVER]
 
@@ -138,3 +142,32 @@ def test_an_unplug_mid_stream_is_reported_and_the_stream_comes_back(client: TcpC
     client.send(client.new_vector(CAMERA, "CCD_VIDEO_STREAM", "Switch", STREAM_OFF="On"))
     wait_state(client, "CCD_VIDEO_STREAM", ("Idle",), mark)
     assert client.expose(CAMERA, 0.01).tag == "setBLOBVector"
+
+
+def test_ekos_video_through_libindis_client_then_a_clean_exposure(server: Server) -> None:
+    """What Ekos's video window does, through pyindi-client (libindi's BaseClient, as KStars uses): stream raw at
+    the preview limit, read the frames by CCD_STREAM_FRAME's size, stop, and expose once."""
+    with pyindi_session(server.port, CAMERA) as session:
+        session.connect()
+        session.number("STREAMING_EXPOSURE", STREAMING_EXPOSURE_VALUE=0.01)
+        session.number("LIMITS", check_values=False, LIMITS_PREVIEW_FPS=10)
+        session.switch("CCD_STREAM_ENCODER", "RAW")
+        frame = session.device.getNumber("CCD_STREAM_FRAME")
+        width, height = (int(frame.findWidgetByName(k).getValue()) for k in ("WIDTH", "HEIGHT"))
+        session.switch("CCD_VIDEO_STREAM", "STREAM_ON")
+        assert eventually(lambda: session.state("CCD_VIDEO_STREAM") == "Busy")
+        frames = [session.blobs.get(timeout=10) for _ in range(8)]
+        assert {fmt for _, fmt in frames} == {".stream"}
+        assert {len(data) for data, _ in frames} == {width * height}  # 8 bits a pixel, the stream frame's size
+        assert all(np.frombuffer(data, np.uint8).std() > 0 for data, _ in frames)  # never a black frame
+        fps = session.device.getNumber("FPS").findWidgetByName("AVG_FPS")
+        assert eventually(lambda: fps.getValue() > 20, 5)  # the camera's own rate, measured over a second
+        session.switch("CCD_VIDEO_STREAM", "STREAM_OFF")
+        assert eventually(lambda: session.state("CCD_VIDEO_STREAM") == "Idle", 1.0)
+        while not session.blobs.empty():  # what was on its way before the stop
+            session.blobs.get()
+        session.expose(0.01)
+        data, fmt = session.blobs.get(timeout=30)
+        assert fmt == ".fits"  # no stream frame after the stop, and the exposure's frame is whole
+        with fits.open(io.BytesIO(data)) as hdus:
+            assert hdus[0].header["INTEGRTY"] == "good"
