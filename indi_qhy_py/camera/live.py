@@ -34,9 +34,21 @@ if TYPE_CHECKING:
     from .camera import Camera
 
 READ_TIMEOUT_MS = 100  # a stop is noticed within this much of a read that waits for the next frame
-SPARE_BUFFER_LIMIT = 64 << 20  # frames up to this size (a QHY268 full frame) get three read buffers, larger ones two
+#: Read buffers beyond the first, in bytes (at least one, at most ``MAX_SPARE_BUFFERS``). The reader queues the next
+#: frame's transfers only into a free buffer, and a buffer is free again once the decoder's thread has decoded it:
+#: with too few, a decoder late by one frame period (measured here at 9600x1080, 22.5 FPS, with a core taken: decode
+#: 3.4 ms median, 56 ms at the 99th percentile, 110 ms at most) leaves the link with nothing queued, which at the
+#: top of the link's speed is time lost for good. 128 MiB is 6 frame periods at 9600x1080 (270 ms) and keeps the
+#: three and two buffers full frames had.
+SPARE_BUFFER_BYTES = 128 << 20
+MAX_SPARE_BUFFERS = 6
 #: What may change while the camera streams: sent at once. Anything else is kept for the next single frame.
 LIVE_SETTINGS = ("gain", "offset", "usb_traffic")
+
+
+def spare_buffers(buffer_len: int) -> int:
+    """Read buffers a stream gets beyond the first (``SPARE_BUFFER_BYTES``)."""
+    return max(1, min(MAX_SPARE_BUFFERS, SPARE_BUFFER_BYTES // buffer_len))
 
 
 @dataclass(frozen=True)
@@ -127,7 +139,7 @@ class LiveStream:
             self._end = LiveEnd(f"the camera vanished during the stream ({err})", vanished=True)
         else:
             free.put(cam.download_buffer(pipeline.buffer_len))
-            for _ in range(1 if total > SPARE_BUFFER_LIMIT else 2):  # a third for small, fast frames: decode jitter
+            for _ in range(spare_buffers(pipeline.buffer_len)):
                 free.put(np.empty(pipeline.buffer_len, dtype=np.uint8))
             try:
                 self._read_frames(pipeline, free, filled)

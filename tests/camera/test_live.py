@@ -142,6 +142,41 @@ def test_a_stalled_consumer_makes_the_ddr_overflow_and_the_loss_is_counted(cam: 
     assert cam.camera.stats.frames_lost >= gaps
 
 
+class StallingSink(Sink):
+    """A consumer whose thread stops once for ``stall_s`` at frame ``at``: what a decoder's thread late on a busy
+    machine does to the buffers the reader may queue into."""
+
+    def __init__(self, at: int, stall_s: float) -> None:
+        super().__init__(keep_pixels=False)
+        self.at, self.stall_s = at, stall_s
+
+    def on_frame(self, frame: LiveFrame) -> None:
+        if len(self.frames) == self.at:
+            time.sleep(self.stall_s)
+        super().on_frame(frame)
+
+
+def test_a_decoder_late_by_several_frames_costs_no_link_time_where_the_link_has_no_headroom() -> None:
+    """At 9600x1080 16-bit the QHY600's link carries the frames as fast as the camera makes them (ASSUMED, as
+    the table's fastest stream): a read buffer not free in time leaves the link idle, and every later frame
+    arrives that much later. A decoder's thread stalled for 250 ms (four frame periods) must not do that (two
+    spare buffers, as before, lost 67 ms of it)."""
+    bench = Bench(QHY600M, rate_limit=True)
+    bench.clock.speed = 1.0
+    try:
+        sink = StallingSink(at=10, stall_s=0.25)
+        bench.camera.live.start(0.001, sink.on_frame, sink.on_end, roi=Rect(0, 200, 9576, 1080))
+        sink.wait_for(45, timeout=30)
+        period = bench.device.live_period()  # while it streams (the camera's, not the table's: the same here)
+        bench.camera.live.stop()
+    finally:
+        bench.close()
+    arrived = np.array([f.arrived for f in sink.frames[:45]])
+    late = arrived - arrived[0] - period * np.arange(len(arrived))
+    before, after = late[2:10].min(), late[30:45].min()  # the least late frames keep the link's own time
+    assert after - before < 0.04, f"the link lost {1e3 * (after - before):.0f} ms to the stalled decoder"
+
+
 @pytest.mark.parametrize("fault", ["short", "misalign"])
 def test_a_damaged_frame_mid_stream_is_counted_and_the_stream_comes_back_in_step(cam: Bench, fault: str) -> None:
     sink = Sink()
