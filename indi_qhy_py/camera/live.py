@@ -122,9 +122,9 @@ class LiveStream:
         return self._finished.is_set() or not self._thread.is_alive()
 
     def _run(self) -> None:
-        """The reader: nothing but USB reads, with transfers queued ahead into two or three buffers in turn, so
-        the camera's link never waits while a frame is decoded or this thread wakes up late (QHY's SDK keeps
-        asynchronous reads queued for the same reason)."""
+        """The reader: nothing but USB reads, with transfers queued ahead into its buffers in turn
+        (``spare_buffers``), so the camera's link never waits while a frame is decoded or this thread wakes up late
+        (QHY's SDK keeps asynchronous reads queued for the same reason)."""
         cam = self.camera
         request = geometry.decode_request(cam.model, self.settings, None, live=True)
         total = request.layout.total_len
