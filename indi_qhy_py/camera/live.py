@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 READ_TIMEOUT_MS = 100  # a stop is noticed within this much of a read that waits for the next frame
 #: Read buffers beyond the first, in bytes (at least one, at most ``MAX_SPARE_BUFFERS``). The reader queues the next
 #: frame's transfers only into a free buffer, and a buffer is free again once the decoder's thread has decoded it:
-#: with too few, a decoder late by one frame period (measured here at 9600x1080, 22.5 FPS, with a core taken: decode
+#: with three, a decoder late by two frame periods (measured here at 9600x1080, 22.5 FPS, with a core taken: decode
 #: 3.4 ms median, 56 ms at the 99th percentile, 110 ms at most) leaves the link with nothing queued, which at the
 #: top of the link's speed is time lost for good. 128 MiB is 6 frame periods at 9600x1080 (270 ms) and keeps the
 #: three and two buffers full frames had.
