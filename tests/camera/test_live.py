@@ -158,16 +158,16 @@ class StallingSink(Sink):
 
 def test_a_decoder_late_by_several_frames_costs_no_link_time_where_the_link_has_no_headroom() -> None:
     """At 9600x1080 16-bit the QHY600's link carries the frames as fast as the camera makes them (ASSUMED, as
-    the table's fastest stream): a read buffer not free in time leaves the link idle, and every later frame
-    arrives that much later. A decoder's thread stalled for 250 ms (four frame periods) must not do that (two
-    spare buffers, as before, lost 67 ms of it)."""
+    the table's fastest stream; at the default USB traffic both are slower, and still equal): a read buffer not
+    free in time leaves the link idle, and every later frame arrives that much later. A decoder's thread stalled
+    for 250 ms (four frame periods) must not do that (two spare buffers, as before, lost 67 ms of it)."""
     bench = Bench(QHY600M, rate_limit=True)
     bench.clock.speed = 1.0
     try:
         sink = StallingSink(at=10, stall_s=0.25)
         bench.camera.live.start(0.001, sink.on_frame, sink.on_end, roi=Rect(0, 200, 9576, 1080))
         sink.wait_for(45, timeout=30)
-        period = bench.device.live_period()  # while it streams (the camera's, not the table's: the same here)
+        period = bench.device.live_period()  # while it streams: 64 ms at the default USB traffic (30)
         bench.camera.live.stop()
     finally:
         bench.close()
