@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 
 from ..errors import QhyError
-from .properties import NewValueError, State, Vector, format_number, message_xml
+from .properties import NewValueError, State, Vector, format_number, message_xml, timestamp
 from .wire import Writer
 
 Handler = Callable[[Vector, dict[str, object]], None]
@@ -52,6 +52,12 @@ class Device:
                 vector = self.props.pop(name, None)
                 if vector is not None:
                     self.writer.send(vector.del_xml())
+
+    def remove(self) -> None:
+        """The whole device goes: one ``delProperty`` without a property name, as INDI's drivers say it."""
+        with self.lock:
+            self.props.clear()
+            self.writer.send(ET.Element("delProperty", {"device": self.name, "timestamp": timestamp()}))
 
     def update(self, vector: Vector, state: State | None = None, message: str | None = None,
                limits: bool = False) -> None:
@@ -100,13 +106,25 @@ class Device:
                 handler(vector, values)
                 return True
             except Refused as refusal:
-                self.update(vector, refusal.state, str(refusal))
+                self._refuse(vector, refusal.state, str(refusal))
             except (NewValueError, ValueError, QhyError) as err:
-                self.update(vector, State.ALERT, str(err))
+                self._refuse(vector, State.ALERT, str(err))
             except Exception as err:  # a bug: report it, keep serving
-                self.update(vector, State.ALERT, f"internal error handling {name}: {err!r}")
+                self._refuse(vector, State.ALERT, f"internal error handling {name}: {err!r}")
                 self.log("ERROR", f"internal error handling {name}: {traceback.format_exc(limit=3)}")
             return False
+
+    def _refuse(self, vector: Vector, state: State, text: str) -> None:
+        """The property re-sent with ``state`` and the reason; a BLOB property only as a message.
+
+        A ``setBLOBVector`` goes to clients by their BLOB policy, not as other replies do, and one without data is
+        not what clients expect of it: INDI's own drivers answer a BLOB written to them with silence. A message
+        reaches every client whatever its BLOB policy, and says why.
+        """
+        if vector.kind == "BLOB":
+            self.log("ERROR", f"{vector.name} not changed: {text}")
+        else:
+            self.update(vector, state, text)
 
     def handler(self, name: str) -> Handler | None:
         """The ``_on_<name>`` method of this device or of one of its parts."""

@@ -138,8 +138,8 @@ def warning(words: str) -> Reply:
 
 
 def blob_refusal(m: ET.Element) -> bool:
-    """A refused BLOB write: Alert on CCD1 and no BLOB in it (indiserver drops a driver sending a size-less one)."""
-    return alert_on("CCD1", "read-only", "BLOB")(m) and m.find("oneBLOB") is None
+    """A refused BLOB write: a message saying why, never a setBLOBVector (which goes by BLOB policy, not to all)."""
+    return m.tag == "message" and m.get("device") == DEVICE and "CCD1 not changed" in (m.get("message") or "")
 
 
 def _prepare_links(s: HostileSession) -> None:
