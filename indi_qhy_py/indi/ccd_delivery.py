@@ -1,4 +1,4 @@
-"""The CCD device's frame delivery: FITS header and file, the local save, the BLOB, the frame statistics.
+"""The CCD device's frame delivery: FITS header and file (or XISF), the local save, the BLOB, the frame statistics.
 
 Runs in the exposure's worker thread, one frame at a time (the encoder's buffer is reused). Metadata never costs
 a frame: a header problem is reported once and the frame goes with what could be written; a failed local save
@@ -18,6 +18,7 @@ from ..camera import CapturedFrame
 from ..output.fits_header import HeaderContext, camera_only, frame_cards, typed_value
 from ..output.fits_image import FitsEncoder
 from ..output.upload import UploadError, UploadRoot, check_prefix, default_root
+from ..output.xisf_image import XisfEncoder
 from .blob import attached_blob_message, blob_message
 from .device import Refused
 from .properties import State, Vector
@@ -33,6 +34,7 @@ class FrameDelivery:
         self.device = device
         self.uploads = UploadRoot(default_root())
         self.encoder = FitsEncoder()
+        self.xisf = XisfEncoder()
         self.user_cards: dict[str, tuple[str, str]] = {}
         self.last_delivery_s = float("nan")  # end of readout -> file saved and/or last BLOB byte written
         self._pipeline = threading.Lock()  # one frame at a time through FITS + BLOB (the encoder buffer is shared)
@@ -54,15 +56,16 @@ class FrameDelivery:
         device = self.device
         with self._pipeline:
             with device.lock:
-                compress = device.all["CCD_COMPRESSION"].on_switch() == "INDI_ENABLED"
+                xisf = device.all["CCD_TRANSFER_FORMAT"].on_switch() == "FORMAT_XISF"
+                compress = not xisf and device.all["CCD_COMPRESSION"].on_switch() == "INDI_ENABLED"
                 mode = device.all["UPLOAD_MODE"].on_switch()
                 upload = device.all["UPLOAD_SETTINGS"].values()
+            extension = ".xisf" if xisf else ".fits.fz" if compress else ".fits"
             t_fits = time.monotonic()
-            data = self._encode(frame, ctx, compress)
+            data = self._encode(frame, ctx, extension)
             log = device.camera.logger
-            log.debug("FITS %s: %.1f MB in %.0f ms", "fpack" if compress else "plain", len(data) / 1e6,
-                      (time.monotonic() - t_fits) * 1e3)
-            extension = ".fits.fz" if compress else ".fits"
+            kind = {".xisf": "XISF", ".fits.fz": "FITS fpack"}.get(extension, "FITS plain")
+            log.debug("%s: %.1f MB in %.0f ms", kind, len(data) / 1e6, (time.monotonic() - t_fits) * 1e3)
             with device.lock:
                 self.update_stats(frame, "")
             save_error: UploadError | OSError | None = None
@@ -82,9 +85,17 @@ class FrameDelivery:
                 sent = "; the BLOB went to clients" if mode == "UPLOAD_BOTH" else ""
                 raise UploadError(f"{save_error}{sent}") from save_error
 
-    def _encode(self, frame: CapturedFrame, ctx: HeaderContext, compress: bool) -> memoryview:
-        """The FITS file; if the full header cannot be written, the camera's own cards alone (and say so)."""
-        encode = self.encoder.compressed if compress else self.encoder.plain
+    def _encode(self, frame: CapturedFrame, ctx: HeaderContext, extension: str) -> memoryview:
+        """The file; if the full header cannot be written, the camera's own cards alone (and say so).
+
+        Only the encoder in use keeps its frame-sized buffer: switching formats lets the other one's go.
+        """
+        if extension == ".xisf":
+            self.encoder = FitsEncoder()
+            encode = self.xisf.encode
+        else:
+            self.xisf = XisfEncoder()
+            encode = self.encoder.compressed if extension == ".fits.fz" else self.encoder.plain
         model, name = self.device.model, self.device.name
         try:
             return encode(frame.pixels, frame_cards(model, name, frame, ctx, self._report_once))

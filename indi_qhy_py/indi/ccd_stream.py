@@ -85,7 +85,7 @@ class CcdStreaming:
     def _on_ccd_stream_encoder(self, v: Vector, values: dict[str, object]) -> None:
         self.device.accept(v, values)  # read for each preview frame
 
-    _on_limits = _on_ccd_stream_recorder = _on_ccd_stream_encoder
+    _on_limits = _on_ccd_stream_recorder = _on_stream_full_depth = _on_ccd_stream_encoder
 
     def follow_frame(self) -> None:
         """CCD_FRAME or CCD_BINNING changed: the stream frame becomes the whole new (binned) frame, as in INDI."""
@@ -232,4 +232,5 @@ class CcdStreaming:
         a = self.device.all
         return PreviewLimits(a["LIMITS"]["LIMITS_PREVIEW_FPS"].value,
                              round(a["STREAMING_EXPOSURE"]["STREAMING_DIVISOR_VALUE"].value),
-                             a["CCD_STREAM_ENCODER"].on_switch() == "MJPEG")
+                             a["CCD_STREAM_ENCODER"].on_switch() == "MJPEG",
+                             a["STREAM_FULL_DEPTH"].on_switch() == "FULL_DEPTH_16BIT")

@@ -1,6 +1,8 @@
 """The live preview clients see in CCD1: at most LIMITS_PREVIEW_FPS frames a second, never more than one in flight.
 
-The stream's reader offers every frame; the divisor and the rate limit decide which may be shown (the others are
+Raw frames are 8 bits a pixel, stretched, unless STREAM_FULL_DEPTH asks for 16 (INDI 2.x): then a 16-bit frame goes
+as it is, two bytes a pixel, little-endian, as INDI's stream manager sends it. The stream's reader offers every
+frame; the divisor and the rate limit decide which may be shown (the others are
 *skipped*, by design). A frame to show goes into a one-frame mailbox that the sender thread empties: it converts
 the frame (``stream_image``), hands the BLOB to the writer and waits until it is written before taking the next.
 A frame still in the mailbox when a newer one comes is *dropped*: the client, or indiserver, or the conversion
@@ -15,6 +17,8 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
 
 from ..camera.live import LiveFrame
 from ..output import stream_image
@@ -38,6 +42,7 @@ class PreviewLimits:
     max_fps: float
     divisor: int
     jpeg: bool
+    full_depth: bool = False  # STREAM_FULL_DEPTH: raw 16-bit frames go as they are, not stretched to 8 bits
 
 
 class PreviewSender:
@@ -89,9 +94,13 @@ class PreviewSender:
         with contextlib.suppress(OSError):  # the preview yields the CPU to the camera's reader and the recording
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PREVIEW_NICE)
         while (frame := self._take()) is not None:
-            pixels = stream_image.to_8bit(frame.pixels)
-            jpeg = self.limits().jpeg
-            data = stream_image.jpeg(pixels) if jpeg else memoryview(pixels).cast("B")
+            limits = self.limits()
+            jpeg = limits.jpeg
+            if not jpeg and limits.full_depth and frame.pixels.dtype != np.uint8:
+                data = memoryview(stream_image.to_16bit(frame.pixels)).cast("B")
+            else:
+                pixels = stream_image.to_8bit(frame.pixels)
+                data = stream_image.jpeg(pixels) if jpeg else memoryview(pixels).cast("B")
             build = attached_blob_message if self.writer.passes_fds else blob_message
             fmt = JPEG_FORMAT if jpeg else RAW_FORMAT
             if not self.writer.send_stream(build(self.device, "CCD1", "CCD1", data, fmt)).wait(WRITE_TIMEOUT_S):

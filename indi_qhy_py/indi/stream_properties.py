@@ -19,7 +19,8 @@ STATS_ELEMENTS = (
     ("PREVIEW_DROPPED", "Preview dropped (slow client)"), ("PREVIEW_SKIPPED", "Preview skipped (rate limit)"),
 )
 #: Saved with the configuration, in this order (after the CCD's own).
-STREAM_CONFIG = ("STREAMING_EXPOSURE", "CCD_STREAM_ENCODER", "LIMITS", "RECORD_FILE", "RECORD_OPTIONS")
+STREAM_CONFIG = ("STREAMING_EXPOSURE", "CCD_STREAM_ENCODER", "STREAM_FULL_DEPTH", "LIMITS", "RECORD_FILE",
+                 "RECORD_OPTIONS")
 
 
 def stream_vectors(d: str, model: CameraModel, upload_dir: str) -> list[Vector]:
@@ -51,6 +52,9 @@ def stream_vectors(d: str, model: CameraModel, upload_dir: str) -> list[Vector]:
         switches(d, "CCD_STREAM_ENCODER", "Encoder", STREAMING,
                  [Switch("RAW", "RAW", True), Switch("MJPEG", "MJPEG")]),
         switches(d, "CCD_STREAM_RECORDER", "Recorder", STREAMING, [Switch("SER", "SER", True)], saved=False),
+        # INDI 2.x: the raw preview's depth (8: stretched, as clients before it expect; 16: the camera's values)
+        switches(d, "STREAM_FULL_DEPTH", "Stream Depth", STREAMING,
+                 [Switch("FULL_DEPTH_8BIT", "8 bit", True), Switch("FULL_DEPTH_16BIT", "16 bit")]),
         numbers(d, "LIMITS", "Limits", STREAMING,
                 [Number("LIMITS_BUFFER_MAX", "Maximum Buffer Size (MB)", 512, 1, 65536, 1, "%.0f"),
                  Number("LIMITS_PREVIEW_FPS", "Maximum Preview FPS", 10, 1, 120, 1, "%.0f")]),

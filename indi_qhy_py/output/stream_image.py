@@ -1,4 +1,4 @@
-"""A live frame as the preview clients see: 8 bits a pixel, stretched, raw or as a JPEG.
+"""A live frame as the preview clients see: 8 bits a pixel, stretched, raw or as a JPEG (or 16 bits, unstretched).
 
 INDI's video clients (KStars' video window, any StreamManager client) take a raw stream frame as 8-bit pixels,
 width x height of CCD_STREAM_FRAME, or an image file they decode themselves (".stream_jpg"). A 16-bit frame is
@@ -49,6 +49,14 @@ def to_8bit(pixels: np.ndarray) -> np.ndarray:
         np.take(table, pixels[top : top + rows], out=out[top : top + rows])
         time.sleep(0)  # let the reader have the lock between bands
     return out
+
+
+def to_16bit(pixels: np.ndarray) -> np.ndarray:
+    """The frame as 16-bit little-endian pixels for a full-depth raw stream: a 16-bit frame as it is (no copy on
+    a little-endian host), 32-bit sums clipped."""
+    if pixels.dtype != np.uint16:
+        pixels = np.clip(pixels, 0, 65535).astype(np.uint16)
+    return np.ascontiguousarray(pixels, dtype="<u2")
 
 
 def jpeg(pixels8: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:

@@ -71,7 +71,7 @@ class UploadRoot:
         """UPLOAD_DIR as an absolute path under the root (relative ones are taken from the root); nothing touched."""
         if "\0" in user_dir:
             raise UploadError("UPLOAD_DIR must not contain NUL")
-        given = PurePosixPath(user_dir.strip() or str(self.root))
+        given = PurePosixPath(_home_expanded(user_dir.strip(), self.root) or str(self.root))
         if ".." in given.parts:
             raise UploadError(f"UPLOAD_DIR {user_dir!r} must not contain '..'")
         path = Path(os.path.normpath(given if given.is_absolute() else self.root / given))
@@ -178,6 +178,21 @@ class UploadRoot:
             os.close(fd)
             raise
         return fd
+
+
+def _home_expanded(user_dir: str, root: Path) -> str:
+    """``~`` and ``~/x`` are this user's home (as a shell reads them), never a directory named ``~``."""
+    if not user_dir.startswith("~"):
+        return user_dir
+    head, _, rest = user_dir.partition("/")
+    if head != "~":
+        raise UploadError(f"UPLOAD_DIR {user_dir!r}: only ~ (this user's home) is expanded, not another user's; "
+                          f"frames are saved below the upload root {root}")
+    try:
+        home = Path.home()
+    except (RuntimeError, KeyError) as err:
+        raise UploadError(f"UPLOAD_DIR {user_dir!r}: this user has no home directory to expand ~ to") from err
+    return str(home / rest) if rest else str(home)
 
 
 def _expand(prefix: str, existing: list[str], when: datetime | None) -> str:

@@ -171,3 +171,25 @@ def test_ekos_video_through_libindis_client_then_a_clean_exposure(server: Server
         assert fmt == ".fits"  # no stream frame after the stop, and the exposure's frame is whole
         with fits.open(io.BytesIO(data)) as hdus:
             assert hdus[0].header["INTEGRTY"] == "good"
+
+
+def test_full_depth_streams_the_cameras_16_bit_values_and_8_bit_is_stretched(client: TcpClient) -> None:
+    """INDI 2.x's STREAM_FULL_DEPTH: raw frames at 16 bits carry the camera's values (two bytes a pixel,
+    little-endian), where the default 8 bits are stretched for the eye."""
+    client.set(CAMERA, "STREAMING_EXPOSURE", "Number", STREAMING_EXPOSURE_VALUE=0.01)
+    client.set(CAMERA, "LIMITS", "Number", LIMITS_PREVIEW_FPS=10)
+    client.set(CAMERA, "CCD_STREAM_ENCODER", "Switch", RAW="On")
+    assert client.set(CAMERA, "STREAM_FULL_DEPTH", "Switch", FULL_DEPTH_16BIT="On").get("state") == "Ok"
+    mark = client.mark()
+    client.set(CAMERA, "CCD_VIDEO_STREAM", "Switch", STREAM_ON="On")
+    deep, fmt = blob_payload(client.wait(lambda m: m.tag == "setBLOBVector", 10, mark))
+    assert fmt == ".stream" and len(deep) == 640 * 100 * 2
+    values = np.frombuffer(deep, dtype="<u2")
+    assert values.max() > 255 and values.std() > 0  # the camera's ADU, not an 8-bit stretch
+    assert client.set(CAMERA, "STREAM_FULL_DEPTH", "Switch", FULL_DEPTH_8BIT="On").get("state") == "Ok"
+    time.sleep(0.3)  # a frame already on its way when the switch came goes as it was converted
+    shallow, _ = blob_payload(client.wait(lambda m: m.tag == "setBLOBVector", 10, client.mark()))
+    assert len(shallow) == 640 * 100
+    mark = client.mark()
+    client.send(client.new_vector(CAMERA, "CCD_VIDEO_STREAM", "Switch", STREAM_OFF="On"))
+    wait_state(client, "CCD_VIDEO_STREAM", ("Idle",), mark)

@@ -31,6 +31,21 @@ def test_relative_and_absolute_directories_resolve_under_the_root(tmp_path: Path
             root.directory(bad)
 
 
+def test_a_tilde_is_the_users_home_never_a_directory_named_tilde(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    root = UploadRoot(tmp_path / "home" / "frames")
+    assert root.directory("~/frames/night") == tmp_path / "home" / "frames" / "night"
+    assert root.directory("~/frames") == root.root
+    with pytest.raises(UploadError, match=f"outside the upload root {root.root}"):
+        root.directory("~/x")  # the home, but not below the root: refused, naming the root
+    with pytest.raises(UploadError, match="another user's"):
+        root.directory("~bob/frames")
+    saved, _ = root.save("~/frames/night", "m31", ".fits", [b"x"])
+    assert saved == tmp_path / "home" / "frames" / "night" / "m31.fits" and saved.read_bytes() == b"x"
+    assert not (root.root / "~").exists() and not (Path.cwd() / "~").exists()
+
+
 def test_a_symlinked_directory_below_the_root_is_refused(tmp_path: Path, outside: Path) -> None:
     root = UploadRoot(tmp_path / "root")
     (tmp_path / "root").mkdir()
