@@ -12,8 +12,11 @@ DIR instead of / (for packaging and tests). It says everything it wrote.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
+import sys
+import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,9 +41,25 @@ class Installed:
     notes: list[str] = field(default_factory=list)  # what was linked or localised, for the user
 
 
+def scripts_dirs() -> list[Path]:
+    """Where pip put this interpreter's executables: its scripts directory (a virtualenv's bin), the directory of
+    the interpreter itself, and the user scheme's (~/.local/bin). ``sudo`` resets PATH, so PATH alone would miss a
+    virtualenv's executables when the install runs as ``sudo <venv>/bin/python3 -m indi_qhy_py.install``."""
+    dirs = [Path(sysconfig.get_path("scripts")), Path(sys.executable).parent]
+    with contextlib.suppress(KeyError):
+        dirs.append(Path(sysconfig.get_path("scripts", f"{os.name}_user")))
+    return list(dict.fromkeys(dirs))
+
+
 def found() -> dict[str, str]:
-    """Where our executables and indiserver are on this machine."""
-    return {name: path for name in EXECUTABLES if (path := shutil.which(name))}
+    """Where our executables (this interpreter's first, then PATH's) and indiserver are on this machine."""
+    paths = {}
+    for name in EXECUTABLES:
+        ours = (shutil.which(name, path=os.pathsep.join(map(str, scripts_dirs()))) if name in OURS else None)
+        path = ours or shutil.which(name)
+        if path:
+            paths[name] = path
+    return paths
 
 
 def localise(text: str, paths: dict[str, str], linked: dict[str, str]) -> str:

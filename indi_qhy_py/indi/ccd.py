@@ -35,10 +35,13 @@ from .wire import Writer
 
 class QhyCcd(Device):
     def __init__(self, camera: Camera, writer: Writer, *, stand_in: StandIn | None = None, name: str | None = None,
-                 release: Callable[[], None] | None = None) -> None:
-        """``name``: the device name when not ``<model>-<serial>`` (a camera behind KStars' placeholder);
-        ``release``: hands the name back to the placeholder when the user turns SIMULATION off while disconnected."""
+                 release: Callable[[], None] | None = None, nickname: str = "") -> None:
+        """``name``: the device name when not ``<model>-<serial>`` (a camera behind KStars' placeholder, or one with
+        a ``nickname``); ``release``: hands the name back to the placeholder when the user turns SIMULATION off
+        while disconnected."""
         super().__init__(name or camera.id, writer)
+        self.nickname = nickname
+        self.names_in_use: Callable[[], set[str]] = lambda: {self.name}  # every device of the driver (it sets it)
         self.release = release
         self.camera = camera
         self.model = camera.model
@@ -55,7 +58,7 @@ class QhyCcd(Device):
         self.health = CcdHealth(self)
         self.streaming = CcdStreaming(self)
         self.parts = [self.settings, self.exposures, self.delivery, self.cooling, self.logging, self.streaming,
-                      self.streaming.recording]
+                      self.streaming.recording, self.health]
         self.cfw: QhyFilterWheel | None = None  # the wheel on the camera's port, once the camera reports one
         self.on_companion: Callable[[Device], None] = lambda device: None  # the driver registers a new device
         self.on_companion_gone: Callable[[str], None] = lambda name: None
@@ -69,7 +72,8 @@ class QhyCcd(Device):
 
     def build_properties(self) -> dict[str, Vector]:
         """Every property this camera has, at its default values."""
-        return build(self.name, self.model, self.emulated, upload_dir=str(self.delivery.uploads.root))
+        return build(self.name, self.model, self.emulated, upload_dir=str(self.delivery.uploads.root),
+                     nickname=self.nickname)
 
     # --- life cycle -----------------------------------------------------------------------------------------------
     def start(self, announce: bool = True) -> None:

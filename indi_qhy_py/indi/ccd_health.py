@@ -4,14 +4,17 @@
 serial; the model variant (PH, L, Pro) is not among the answers QHY's SDK was seen to use, so it says so.
 ``POWER_STATUS`` is a light: Ok while the camera's sensor status is good, Alert with a message telling the user to
 check the 12 V supply while it reports a power fault (the camera may reboot below 11.5 V when the TEC draws hard).
-Frames taken meanwhile carry POWERERR in their header (the camera layer marks them).
+Frames taken meanwhile carry POWERERR in their header (the camera layer marks them). ``NICKNAME`` is the user's own
+name for this camera (``nicknames``): stored at once, the device's name from the driver's next start.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .properties import State
+from . import nicknames
+from .device import Refused
+from .properties import State, Vector
 
 if TYPE_CHECKING:
     from .ccd import QhyCcd
@@ -33,6 +36,19 @@ class CcdHealth:
         v["FPGA"].value = ".".join(f"{b:02x}" for b in fpga) if fpga else "not given"
         v["SERIAL"].value = cam.info.serial
         v["VARIANT"].value = VARIANT_UNKNOWN
+
+    def _on_nickname(self, v: Vector, values: dict[str, object]) -> None:
+        device = self.device
+        try:
+            others = {nicknames.device_name(n) for i, n in nicknames.load().items() if i != self.camera.id}
+            nickname = nicknames.check(str(values.get("nickname", "")), device.names_in_use() - {device.name} | others)
+            path = nicknames.store(self.camera.id, nickname)
+        except nicknames.NicknameError as err:
+            raise Refused(str(err)) from err
+        v.apply({"nickname": nickname})
+        name = nicknames.device_name(nickname) if nickname else self.camera.id
+        when = "now" if name == device.name else "when the driver next starts (restart it, or indiserver)"
+        device.update(v, State.OK, f"saved in {path}: {self.camera.id} is device '{name}' {when}")
 
     def report(self) -> None:
         """The power light, sent when it changes (called by the ticker)."""

@@ -15,11 +15,12 @@ from .snoop import DEFAULT_ACTIVE
 from .stream_properties import STREAM_CONFIG, stream_vectors
 
 MAIN, OPTIONS, INFO, COOLING, QHY, STATS = "Main Control", "Options", "Image Info", "Cooler", "QHY", "Statistics"
+GENERAL = "General Info"
 DRIVER_EXEC = "indi_qhy_py_ccd"
 CCD_INTERFACE = 2
 
-BASE = ("CONNECTION", "DRIVER_INFO", "DEBUG", "SIMULATION", "CONFIG_PROCESS", "POLLING_PERIOD", "ACTIVE_DEVICES",
-        "SIMULATE_FAULT", "SIMULATE_FAULT_SETTINGS")  # the last two on emulated cameras only
+BASE = ("CONNECTION", "DRIVER_INFO", "NICKNAME", "DEBUG", "SIMULATION", "CONFIG_PROCESS", "POLLING_PERIOD",
+        "ACTIVE_DEVICES", "SIMULATE_FAULT", "SIMULATE_FAULT_SETTINGS")  # the last two on emulated cameras only
 FAULTS_GROUP = "Fault Injection"
 #: Faults an emulated camera can be told to have, so users rehearse how their automation copes (as INDI's
 #: simulators offer CCD_SIMULATE_CRASH). The emulator models a pulled cable and a 12 V cut alike: the camera
@@ -46,7 +47,7 @@ def mode_element(name: str) -> str:
     return re.sub(r"[^A-Z0-9]+", "_", name.upper()).strip("_")
 
 
-def build(device: str, model: CameraModel, emulated: bool, upload_dir: str) -> dict[str, Vector]:
+def build(device: str, model: CameraModel, emulated: bool, upload_dir: str, nickname: str = "") -> dict[str, Vector]:
     d = device
     eff = model.effective
     onoff = [Switch("INDI_ENABLED", "On"), Switch("INDI_DISABLED", "Off", True)]
@@ -57,6 +58,8 @@ def build(device: str, model: CameraModel, emulated: bool, upload_dir: str) -> d
               [Text("DRIVER_NAME", "Name", "QHY CCD (Python)"), Text("DRIVER_EXEC", "Exec", DRIVER_EXEC),
                Text("DRIVER_VERSION", "Version", __version__),
                Text("DRIVER_INTERFACE", "Interface", str(CCD_INTERFACE))], perm="ro", saved=False),
+        # INDI 2.x drivers' name for the user's own name of a camera (element "nickname", as theirs)
+        texts(d, "NICKNAME", "Nickname", GENERAL, [Text("nickname", "nickname", nickname)], saved=False),
         switches(d, "DEBUG", "Debug", OPTIONS, [Switch("ENABLE", "Enable"), Switch("DISABLE", "Disable", True)],
                  saved=False),
         switches(d, "SIMULATION", "Simulation", OPTIONS,
@@ -95,7 +98,10 @@ def build(device: str, model: CameraModel, emulated: bool, upload_dir: str) -> d
                  saved=False),
         switches(d, "CCD_CAPTURE_FORMAT", "Format", INFO,
                  [Switch("INDI_RAW" if model.colour else "INDI_MONO", "Raw" if model.colour else "Mono", True)]),
-        switches(d, "CCD_TRANSFER_FORMAT", "Encode", OPTIONS, [Switch("FORMAT_FITS", "FITS", True)]),
+        # no FORMAT_NATIVE: these cameras have no file format of their own (Ekos also turns binning and ROIs off
+        # for a format labelled Native)
+        switches(d, "CCD_TRANSFER_FORMAT", "Encode", OPTIONS,
+                 [Switch("FORMAT_FITS", "FITS", True), Switch("FORMAT_XISF", "XISF")]),
         switches(d, "CCD_COMPRESSION", "Compression", OPTIONS,
                  [Switch("INDI_ENABLED", "Enabled"), Switch("INDI_DISABLED", "Disabled", True)]),
         blobs(d, "CCD1", "Image Data", "Image", [Blob("CCD1", "Image")]),

@@ -1,8 +1,14 @@
 """The driver process indiserver starts (``indi_qhy_py_ccd``): INDI on stdin/stdout for every attached camera.
 
 The main thread is the message loop: it reads stdin, splits the stream into messages and dispatches each at once.
-Every camera is its own INDI device named ``<model>-<serial>``. Cameras plugged in (or power-cycled into a new
-address) later are found by a periodic rescan, so indiserver never needs a restart for them.
+Every camera is its own INDI device named ``<model>-<serial>`` (or ``QHY <nickname>``, see ``nicknames``). Cameras
+plugged in (or power-cycled into a new address) later are found by a periodic rescan, so indiserver never needs a
+restart for them; a camera unplugged while no client has it connected leaves with its device, as INDI 2.x's hot-plug
+drivers do (a connected one stays, and is reconnected when it returns).
+
+One driver serves every camera (``mdpd`` in the driver XML). indiserver's ``stop <driver> -n <name>`` (what KStars
+and INDI Web Manager send) stops only a driver that has spoken as device ``<name>``, so the driver speaks once as
+the name it was started under (``INDIDEV``) when no device of that name exists.
 
 Environment: ``INDI_QHY_EMULATE=QHY600M,QHY268C`` serves emulated cameras as well; ``INDI_QHY_EMULATE_RATE=off``
 lets them stream as fast as the host can (for benchmarks); ``INDI_QHY_FIRMWARE_DIR`` is where QHY's firmware images
@@ -29,7 +35,9 @@ from .. import __version__
 from ..camera import Camera
 from ..usb.discovery import CameraInfo, discover
 from ..usb.discovery import backends as discovery_backends
+from . import nicknames
 from .ccd import QhyCcd
+from .ccd_properties import DRIVER_EXEC
 from .device import Device
 from .placeholder import DEFAULT_NAME, Placeholder
 from .properties import message_xml
@@ -59,17 +67,28 @@ class Driver:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._announced = False  # indiserver has asked for properties: new devices define themselves at once
+        self.nicknames: dict[str, str] = {}  # camera id -> nickname, read once at start (names cannot change)
 
     def message(self, text: str, device: str | None = None) -> None:
         self.writer.send(message_xml(text, device))
 
     # --- devices ----------------------------------------------------------------------------------------------
+    def load_nicknames(self) -> None:
+        try:
+            self.nicknames = nicknames.load()
+        except nicknames.NicknameError as err:
+            self.message(f"[WARNING] nicknames not used: {err}")
+
     def scan(self) -> None:
-        """Serve every camera not yet served; with none at all, define the placeholder KStars asked for."""
-        infos, notes = discover(self.backends, self.firmware_dir, skip=self._served)
+        """Serve every camera not yet served, forget unplugged ones no client uses; with none at all, define the
+        placeholder KStars asked for."""
+        infos, notes = discover(self.backends, self.firmware_dir)  # cameras in use here are busy: not listed
+        self._forget_unplugged({info.id for info in infos})
         for note in notes:
             self.message(f"[WARNING] {note}")
         for info in infos:
+            if info.id in self._served:
+                continue
             placeholder = self.devices.get(self.placeholder_name)
             if isinstance(placeholder, Placeholder):  # a camera plugged in since: it takes the name KStars knows
                 self._attach(placeholder, info)
@@ -77,13 +96,51 @@ class Driver:
             with self._lock:
                 if info.id in self._served:
                     continue
-                self._add(QhyCcd(Camera(info, firmware_dir=self.firmware_dir), self.writer, stand_in=info.stand_in),
-                          info.id)
+                name = self._name_for(info)
+                self._add(QhyCcd(Camera(info, firmware_dir=self.firmware_dir), self.writer, stand_in=info.stand_in,
+                                 name=name, nickname=self.nicknames.get(info.id, "")), info.id)
             kind = "emulated" if info.stand_in is not None else "attached"
-            self.message(f"[INFO] {kind} camera {info.id} is available", info.id)
+            self.message(f"[INFO] {kind} camera {info.id} is available as device {name}", name)
         if not self.devices:
             with self._lock:
                 self._add(Placeholder(self.placeholder_name, self.writer, self._attach_from_placeholder), None)
+
+    def _name_for(self, info: CameraInfo) -> str:
+        """``QHY <nickname>`` when the user gave the camera one (and no other device has that name), else its id."""
+        nickname = self.nicknames.get(info.id)
+        if nickname:
+            name = nicknames.device_name(nickname)
+            if name not in self.devices:
+                return name
+            self.message(f"[WARNING] {info.id}: its nickname would name it {name!r}, which another device has; "
+                         f"named {info.id} instead")
+        return info.id
+
+    def _forget_unplugged(self, present: set[str]) -> None:
+        """A camera gone from the bus while no client has it connected goes with its device (INDI 2.x hot-plug):
+        clients see it leave, and it returns as new when plugged in again. ``present``: the ids found now."""
+        with self._lock:
+            gone = [d for d in self.devices.values() if isinstance(d, QhyCcd) and d.release is None
+                    and d.camera.state == "disconnected" and d.camera.id not in present]
+        for device in gone:
+            with self._lock:
+                if self.devices.get(device.name) is not device or device.camera.state != "disconnected":
+                    continue
+                self.devices.pop(device.name)
+                self._served.discard(device.camera.id)
+                device.close()
+                device.remove()
+            self.message(f"[INFO] camera {device.camera.id} was unplugged: device {device.name} removed")
+
+    def announce_label(self) -> None:
+        """Speak once as the name indiserver started us under, unless a device of that name exists: indiserver
+        then knows this driver by it, and ``stop indi_qhy_py_ccd -n "<name>"`` stops it."""
+        with self._lock:
+            if self.placeholder_name in self.devices:
+                return
+            served = ", ".join(self.devices) or "no camera yet"
+        self.message(f"[INFO] {DRIVER_EXEC} started as '{self.placeholder_name}' serves: {served}",
+                     self.placeholder_name)
 
     def _add(self, device: QhyCcd | Placeholder, camera_id: str | None) -> None:
         """Registered before its definitions go out (a client may answer them at once), under the lock, so a
@@ -93,6 +150,7 @@ class Driver:
             self._served.add(camera_id)
         if isinstance(device, QhyCcd):
             device.on_companion, device.on_companion_gone = self._add_companion, self._remove_companion
+            device.names_in_use = lambda: set(self.devices)
         device.start(announce=self._announced)
 
     def _add_companion(self, device: Device) -> None:
@@ -120,7 +178,7 @@ class Driver:
         name = placeholder.name
         camera = Camera(info, firmware_dir=self.firmware_dir)
         device = QhyCcd(camera, self.writer, stand_in=info.stand_in, name=name,
-                        release=lambda: self._release(name, info.id))
+                        release=lambda: self._release(name, info.id), nickname=self.nicknames.get(info.id, ""))
         with self._lock:
             placeholder.delete(["SIMULATE_MODEL"])  # the camera's own properties replace the rest
             self._add(device, info.id)
@@ -184,7 +242,9 @@ class Driver:
 
     def serve(self, fd: int) -> int:
         """Run until stdin closes (indiserver stopped or dropped us)."""
+        self.load_nicknames()
         self.scan()
+        self.announce_label()
         if self.rescan_s > 0:
             threading.Thread(target=self._rescan_loop, name="rescan", daemon=True).start()
         splitter = MessageSplitter()
@@ -233,11 +293,12 @@ emulated camera, or plug a camera in.
 
 environment:
   INDI_QHY_EMULATE=QHY600M,QHY268C  also serve emulated cameras of these models (QHY600M+CFW: with a 7-slot
-                                    filter wheel on its port; +CFW5, +CFW9: other sizes)
+                                    filter wheel on its port; +CFW5, +CFW9: other sizes; QHY268C@30: plugged
+                                    in 30 s after the start, to rehearse hot-plug)
   INDI_QHY_EMULATE_RATE=off         emulated cameras stream as fast as the host can (default: their rated speed)
   INDI_QHY_FIRMWARE_DIR=DIR         QHY's firmware images (QHY600.img, QHY268.img) for boot-loader cameras
   INDI_QHY_RESCAN_S=5               seconds between scans for cameras plugged in later (0: no rescans)
-  INDI_QHY_CONFIG_DIR=DIR           where saved settings go (default ~/.indi)
+  INDI_QHY_CONFIG_DIR=DIR           where saved settings and Nicknames.xml go (default ~/.indi)
   INDI_QHY_UPLOAD_ROOT=DIR          the only directory tree frames saved locally may go to
                                     (default: the service's state directory, else ~/indi_qhy_py)
   INDI_QHY_LOG_DIR=DIR              where LOG_OUTPUT's file goes (default: the config directory)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
+import sysconfig
 import tomllib
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -57,6 +59,7 @@ def test_driver_xml_is_what_kstars_reads() -> None:
     assert group is not None and group.get("group") == "CCDs"
     device = group.find("device")
     assert device is not None and device.get("label")
+    assert device.get("mdpd") == "true"  # one driver serves every camera: indiweb then stops it without a name
     driver = device.find("driver")
     assert driver is not None and driver.text == "indi_qhy_py_ccd" and driver.text in SCRIPTS
     assert device.findtext("version") == __version__
@@ -164,7 +167,8 @@ def test_install_links_an_executable_pip_put_off_the_path_and_the_unit_finds_it(
     for name in ("indi_qhy_py_ccd", "indi_qhy_py_firmware"):
         (venv / name).write_text("#!/bin/sh\n")
         (venv / name).chmod(0o755)
-    monkeypatch.setenv("PATH", f"{venv}:/usr/bin:/bin")
+    monkeypatch.setattr(install, "scripts_dirs", lambda: [venv])  # the interpreter's own bin: a virtualenv's
+    monkeypatch.setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")  # sudo's secure_path: no virtualenv on it
     root = tmp_path / "root"
     result = install.install(root, service=True)
     link = root / "usr/bin/indi_qhy_py_ccd"
@@ -180,3 +184,16 @@ def test_install_links_an_executable_pip_put_off_the_path_and_the_unit_finds_it(
     rules = (root / "etc/udev/rules.d/60-indi-qhy-py.rules").read_text()
     assert "/usr/bin/indi_qhy_py_firmware --bus" in rules
     assert (root / "usr/bin/indi_qhy_py_firmware").exists()
+
+
+def test_install_under_sudos_path_links_this_interpreters_executables(tmp_path: Path) -> None:
+    """``sudo <venv>/bin/python3 -m indi_qhy_py.install``: sudo's PATH lacks the virtualenv, the link is made anyway."""
+    ours = Path(sysconfig.get_path("scripts")) / "indi_qhy_py_ccd"
+    if not ours.exists() or str(ours.parent) in ("/usr/bin", "/bin"):
+        pytest.skip("the driver is not installed beside this interpreter, off /usr/bin")
+    root = tmp_path / "root"
+    done = subprocess.run([sys.executable, "-m", "indi_qhy_py.install", "--root", str(root)], capture_output=True,
+                          text=True, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(tmp_path)}, check=True)
+    link = root / "usr/bin/indi_qhy_py_ccd"
+    assert link.is_symlink() and link.resolve() == ours.resolve(), done.stdout
+    assert "not on this PATH" not in done.stdout
