@@ -2,9 +2,9 @@
 
 Contract, what it provides: ``driver_env`` (the emulated driver's environment), ``start_server`` (returns once
 the port accepts connections, or fails with indiserver's log), ``stop_server``, ``driver_pids`` (the driver
-processes indiserver runs, to prove a driver was not restarted), and the command-line clients
-``getprop``/``setprop`` as a script would use them. ``NEEDS_INDISERVER`` skips a module when Debian's indi-bin
-or the installed driver is missing.
+processes indiserver runs, to prove a driver was not restarted; ``child_pids`` for any parent), and the
+command-line clients ``getprop``/``setprop`` as a script would use them. ``NEEDS_INDISERVER`` skips a module
+when Debian's indi-bin or the installed driver is missing.
 """
 
 from __future__ import annotations
@@ -71,6 +71,11 @@ def stop_server(server: Server) -> None:
 
 def driver_pids(server: Server) -> list[int]:
     """The processes indiserver started (its drivers), from /proc."""
+    return child_pids(server.proc.pid)
+
+
+def child_pids(parent: int) -> list[int]:
+    """The live processes whose parent is ``parent``, from /proc."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -79,7 +84,7 @@ def driver_pids(server: Server) -> list[int]:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == server.proc.pid:
+        if int(fields[1]) == parent and fields[0] != "Z":
             pids.append(int(entry.name))
     return sorted(pids)
 
