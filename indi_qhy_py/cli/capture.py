@@ -128,6 +128,8 @@ def plan(camera: RemoteCamera, args: argparse.Namespace) -> Plan:
         _within(camera, "offset", args.offset, "CCD_OFFSET", "OFFSET")
         changes.append(("CCD_OFFSET", "Number", {"OFFSET": args.offset}))
     changes.append(("CCD_FRAME_TYPE", "Switch", {f"FRAME_{args.frame_type.upper()}": "On"}))
+    if camera.value("CCD_TRANSFER_FORMAT", "FORMAT_FITS") == "Off":  # a saved XISF choice: this tool writes FITS
+        changes.append(("CCD_TRANSFER_FORMAT", "Switch", {"FORMAT_FITS": "On"}))
     if args.temperature is not None:
         _within(camera, "temperature", args.temperature, "CCD_TEMPERATURE", "CCD_TEMPERATURE_VALUE")
         if args.tolerance <= 0:

@@ -88,6 +88,7 @@ def test_every_writable_text_property_can_be_set_through_indiserver(session: Hos
         "UPLOAD_SETTINGS": {"UPLOAD_DIR": str(session.root / "texts"), "UPLOAD_PREFIX": "M42_XXX"},
         "FITS_HEADER": {"KEYWORD_NAME": "OBSERVER", "KEYWORD_VALUE": "Jane Doe", "KEYWORD_COMMENT": "who"},
         "RECORD_FILE": {"RECORD_FILE_DIR": str(session.root / "video" / "night__D_"), "RECORD_FILE_NAME": "M42__T_"},
+        "NICKNAME": {"nickname": "Guide cam"},
     }
     writable = {name for (device, name), d in client.defined.items()
                 if device == DEVICE and d.tag == "defTextVector" and d.get("perm") != "ro"}
@@ -99,3 +100,4 @@ def test_every_writable_text_property_can_be_set_through_indiserver(session: Hos
     header = session.expose()
     assert (header["OBSERVER"], header.comments["OBSERVER"]) == ("Jane Doe", "who")
     client.set(DEVICE, "FITS_HEADER", "Text", KEYWORD_NAME="OBSERVER", KEYWORD_VALUE="")
+    client.set(DEVICE, "NICKNAME", "Text", nickname="")

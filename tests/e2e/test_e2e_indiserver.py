@@ -118,6 +118,9 @@ def test_pyindi_client_session(server: Server) -> None:
 # --- the README's capture command --------------------------------------------------------------------------------
 def test_capture_command_writes_fits_and_a_png_preview(server: Server, tmp_path: Path) -> None:
     out = tmp_path / "frame.fits"
+    setprop(server.port, f"{QHY268C}.CONNECTION.CONNECT=On")
+    assert eventually(lambda: getprop(server.port, f"{QHY268C}.CCD_TRANSFER_FORMAT.FORMAT_XISF"), 20)
+    setprop(server.port, f"{QHY268C}.CCD_TRANSFER_FORMAT.FORMAT_XISF=On")  # a saved XISF choice: FITS regardless
     result = subprocess.run([sys.executable, "-m", "indi_qhy_py.capture", "--port", str(server.port), "--device",
                              QHY268C, "--exposure", "0.1", "--out", str(out)], capture_output=True, text=True,
                             timeout=120)

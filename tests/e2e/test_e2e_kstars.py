@@ -135,25 +135,21 @@ def _small_frame(indi: Any, device: str) -> bool:
     return False
 
 
-@NEEDS_KSTARS
-def test_kstars_local_profile_connects_writes_cools_and_exposes_run_after_run(tmp_path: Path) -> None:
-    env = driver_env(tmp_path, "QHY600M", INDI_QHY_UPLOAD_ROOT=str(tmp_path / "uploads"))
-    session = KStarsSession(tmp_path, env)
+def _evenings(tmp_path: Path, emulate: str, device: str, simulation: bool, runs: int) -> None:
+    session = KStarsSession(tmp_path, driver_env(tmp_path, emulate, INDI_QHY_UPLOAD_ROOT=str(tmp_path / "uploads")))
     try:
         session.start()
-        for _ in range(3):
-            _kstars_run(session, CAMERA, simulation=False)
+        for _ in range(runs):
+            _kstars_run(session, device, simulation)
     finally:
         session.close()
+
+
+@NEEDS_KSTARS
+def test_kstars_local_profile_connects_writes_cools_and_exposes_run_after_run(tmp_path: Path) -> None:
+    _evenings(tmp_path, "QHY600M", CAMERA, simulation=False, runs=3)
 
 
 @NEEDS_KSTARS
 def test_kstars_local_profile_with_no_camera_emulates_through_the_placeholder(tmp_path: Path) -> None:
-    env = driver_env(tmp_path, "", INDI_QHY_UPLOAD_ROOT=str(tmp_path / "uploads"))
-    session = KStarsSession(tmp_path, env)
-    try:
-        session.start()
-        for _ in range(2):
-            _kstars_run(session, NAME, simulation=True)
-    finally:
-        session.close()
+    _evenings(tmp_path, "", NAME, simulation=True, runs=2)

@@ -27,6 +27,13 @@ def whole_device_deleted(device: str):  # type: ignore[no-untyped-def]
     return lambda m: m.tag == "delProperty" and m.get("device") == device and m.get("name") is None
 
 
+def connect_and_expose(client: DriverProcess, device: str) -> None:
+    """Connect ``device`` and take a small frame: it works."""
+    client.connect(device)
+    client.set(device, "CCD_FRAME", "Number", X=0, Y=0, WIDTH=64, HEIGHT=48)
+    assert client.expose(device, timeout=60).tag == "setBLOBVector"
+
+
 def test_a_camera_plugged_in_mid_exposure_leaves_the_exposure_alone(tmp_path: Path) -> None:
     backend = emulated_backend("QHY268M", rate_limit=False)
     with served_in_process(backend, tmp_path, rescan_s=0.2) as (_, client):
@@ -42,9 +49,7 @@ def test_a_camera_plugged_in_mid_exposure_leaves_the_exposure_alone(tmp_path: Pa
         assert client.messages.index(defined) < client.messages.index(blob)  # it came while the first exposed
         with blob_fits(blob) as hdus:
             assert image_hdu(hdus).header["INTEGRTY"] == "good" and image_hdu(hdus).header["EXPTIME"] == 1.5
-        client.connect(late_id)
-        client.set(late_id, "CCD_FRAME", "Number", X=0, Y=0, WIDTH=64, HEIGHT=48)
-        assert client.expose(late_id).tag == "setBLOBVector"
+        connect_and_expose(client, late_id)
 
 
 def test_an_unplugged_camera_nobody_uses_leaves_with_its_device_and_returns(tmp_path: Path) -> None:
@@ -62,17 +67,14 @@ def test_an_unplugged_camera_nobody_uses_leaves_with_its_device_and_returns(tmp_
         backend.cameras[1].replug()
         client.wait(lambda m: m.tag == "defSwitchVector" and m.get("device") == BIG
                     and m.get("name") == "CONNECTION", 10, mark)
-        client.connect(BIG)
-        client.set(BIG, "CCD_FRAME", "Number", X=0, Y=0, WIDTH=64, HEIGHT=48)
-        assert client.expose(BIG).tag == "setBLOBVector"
+        connect_and_expose(client, BIG)
 
 
 def test_a_connected_camera_keeps_its_device_through_an_unplug(tmp_path: Path) -> None:
     backend = emulated_backend("QHY268M", rate_limit=False)
     with served_in_process(backend, tmp_path, rescan_s=0.2) as (_, client):
         client.wait(lambda m: m.get("device") == MONO and m.get("name") == "CONNECTION")
-        client.connect(MONO)
-        client.set(MONO, "CCD_FRAME", "Number", X=0, Y=0, WIDTH=64, HEIGHT=48)
+        connect_and_expose(client, MONO)
         mark = client.mark()
         backend.cameras[0].unplug(1.0)
         time.sleep(2.5)
