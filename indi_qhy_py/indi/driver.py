@@ -128,8 +128,8 @@ class Driver:
                     continue
                 self.devices.pop(device.name)
                 self._served.discard(device.camera.id)
-                device.close()
-                device.remove()
+            device.close()  # outside the lock: closing may unregister a companion device, which takes it
+            device.remove()
             self.message(f"[INFO] camera {device.camera.id} was unplugged: device {device.name} removed")
 
     def announce_label(self) -> None:
