@@ -9,13 +9,15 @@ One subpackage per layer; a layer imports only the layers below it (and the base
                 loading, discovery
     decode/     raw frame bytes -> pixels + optical-black/overscan metadata + integrity verdict (Cython kernel)
     camera/     one camera: settings, exposures, cooling, reconnects; no INDI knowledge
-    output/     FITS header and image, PNG preview, where local uploads may be written
+    output/     FITS header and image (or XISF), PNG preview, where local uploads may be written
+    analysis/   sensor statistics from frames: photon transfer (gain, read noise, full well), offset advice
     indi/       the INDI protocol and the CCD device, the driver process, a small client
-    cli/        command-line tools: capture, snapshot, install, firmware loader
+    cli/        command-line tools: capture, sensor analysis, snapshot, install, firmware loader
 
-``capture`` and ``install`` at the top are only the short names of ``python3 -m indi_qhy_py.capture`` and
-``python3 -m indi_qhy_py.install``. To check the rule: ``python3 -m pytest tests/base/test_layers.py`` reads every
-import in the package and fails on one that runs upward.
+``capture``, ``analyse`` and ``install`` at the top are only the short names of
+``python3 -m indi_qhy_py.capture``, ``python3 -m indi_qhy_py.analyse`` and ``python3 -m indi_qhy_py.install``.
+To check the rule: ``python3 -m pytest tests/base/test_layers.py`` reads every import in the package and fails on
+one that runs upward.
 """
 
 __version__ = "0.2.0"

@@ -23,6 +23,7 @@ from .ccd_delivery import FrameDelivery
 from .ccd_exposure import CcdExposure
 from .ccd_health import CcdHealth
 from .ccd_logging import CcdLogging
+from .ccd_offset import CcdOffsetAdvice
 from .ccd_properties import BASE, SIMULATED_FAULTS, build
 from .ccd_settings import CcdSettings
 from .ccd_stream import CcdStreaming
@@ -57,8 +58,9 @@ class QhyCcd(Device):
         self.logging = CcdLogging(self)
         self.health = CcdHealth(self)
         self.streaming = CcdStreaming(self)
+        self.offset_advice = CcdOffsetAdvice(self)
         self.parts = [self.settings, self.exposures, self.delivery, self.cooling, self.logging, self.streaming,
-                      self.streaming.recording, self.health]
+                      self.streaming.recording, self.health, self.offset_advice]
         self.cfw: QhyFilterWheel | None = None  # the wheel on the camera's port, once the camera reports one
         self.on_companion: Callable[[Device], None] = lambda device: None  # the driver registers a new device
         self.on_companion_gone: Callable[[str], None] = lambda name: None

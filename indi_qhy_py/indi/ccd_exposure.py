@@ -67,9 +67,13 @@ class CcdExposure:
             except (QhyError, ValueError) as err:
                 self.device.update(self.device.all["CCD_EXPOSURE"], State.ALERT, f"exposure not started: {err}")
 
-    def _start(self, seconds: float) -> None:
+    def start(self, frame_type: str) -> None:
+        """An exposure of this frame type whatever CCD_FRAME_TYPE says (a bias the offset check asks for)."""
+        self._start(self.device.model.exposure_min_s, frame_type)
+
+    def _start(self, seconds: float, frame_type: str | None = None) -> None:
         device = self.device
-        frame_type = device.all["CCD_FRAME_TYPE"].on_switch() or "FRAME_LIGHT"
+        frame_type = frame_type or device.all["CCD_FRAME_TYPE"].on_switch() or "FRAME_LIGHT"
         if frame_type == "FRAME_BIAS":
             seconds = device.model.exposure_min_s
         if device.stand_in is not None:  # an emulated camera: what it looks at follows the frame type
@@ -106,6 +110,8 @@ class CcdExposure:
         except (QhyError, OSError, ValueError, TypeError) as err:
             self._alert(f"frame captured but not delivered: {err}")
             return
+        if ctx.frame_type == "Bias":
+            device.offset_advice.examine(frame)
         with device.lock:
             if not self.busy():
                 v["CCD_EXPOSURE_VALUE"].value = 0

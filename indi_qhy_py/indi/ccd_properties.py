@@ -10,6 +10,7 @@ import re
 
 from .. import __version__
 from ..models import SETPOINT_MAX_C, SETPOINT_MIN_C, CameraModel
+from .ccd_offset import offset_vectors
 from .properties import Blob, Light, Number, Rule, Switch, Text, Vector, blobs, lights, numbers, switches, texts
 from .snoop import DEFAULT_ACTIVE
 from .stream_properties import STREAM_CONFIG, stream_vectors
@@ -162,6 +163,7 @@ def build(device: str, model: CameraModel, emulated: bool, upload_dir: str, nick
         lights(d, "POWER_STATUS", "Power", MAIN, [Light("SUPPLY", "12 V supply")]),
     ]
     vectors += stream_vectors(d, model, upload_dir)
+    vectors += offset_vectors(d)
     if emulated:
         vectors.append(switches(d, "SIMULATE_FAULT", "Inject fault", FAULTS_GROUP,
                                 [Switch(name, label) for name, (label, _) in SIMULATED_FAULTS.items()],

@@ -9,9 +9,9 @@ import indi_qhy_py
 
 PACKAGE = Path(indi_qhy_py.__file__).parent
 #: Bottom to top. A module may import its own layer and any layer below it.
-LAYERS = ("base", "emulator", "usb", "decode", "camera", "output", "indi", "cli")
+LAYERS = ("base", "emulator", "usb", "decode", "camera", "output", "analysis", "indi", "cli")
 BASE_MODULES = {"errors", "models", "protocol", "__init__"}
-SHORT_NAMES = {"capture", "install"}  # ``python3 -m indi_qhy_py.capture``: thin aliases of cli modules
+SHORT_NAMES = {"capture", "install", "analyse"}  # ``python3 -m indi_qhy_py.capture``: thin aliases of cli modules
 
 
 def layer_of(module: str) -> str:
