@@ -19,11 +19,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from indi_qhy_py.analysis.photon_transfer import AnalysisError, BiasStats
 from indi_qhy_py.analysis.published import point
+from indi_qhy_py.cli.sensor_session import SensorSession
 
 pytestmark = [pytest.mark.emulated,
               pytest.mark.skipif(shutil.which("indiserver") is None, reason="needs indiserver (apt install indi-bin)")]
@@ -89,3 +93,30 @@ def test_ctrl_c_aborts_the_exposure_and_stops_in_one_line(tmp_path: Path) -> Non
 def test_bad_input_gets_one_clear_line(tmp_path: Path, args: list[str], status: int, says: str) -> None:
     done = analyse(*args, "--out", str(tmp_path))
     assert done.returncode == status and says in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+class _Scene(SensorSession):
+    """The session's flat search against frames made here (no camera): dark, blinding, or uneven light."""
+
+    def __init__(self, make: Callable[[float], np.ndarray]) -> None:  # no camera to ask for its limits
+        self.make, self.min_exposure, self.say, self.instrument = make, 1e-4, lambda text: None, ""
+
+    def frame(self, kind: str, seconds: float) -> np.ndarray:
+        return self.make(seconds)
+
+
+@pytest.mark.parametrize(("make", "says"), [
+    (lambda t: np.full((64, 64), 326, np.uint16), "no light"),
+    (lambda t: np.full((64, 64), 65535, np.uint16), "saturate at the shortest exposure"),
+    (lambda t: (326 + np.linspace(1, 3, 64)[None, :] * 4000 * t * np.ones((64, 1))).astype(np.uint16),
+     "not uniform enough"),
+])
+def test_the_flat_search_says_what_is_wrong_with_the_light(make: Callable[[float], np.ndarray], says: str) -> None:
+    bias = BiasStats(326.0, 5.0, 0.0)
+    with pytest.raises(AnalysisError, match=says):
+        _Scene(make).flat_rate(bias)
+
+
+def test_the_flat_search_finds_the_light_rate_from_probes() -> None:
+    assert _Scene(lambda t: np.full((64, 64), 326 + 20_000 * t, np.uint16)).flat_rate(
+        BiasStats(326.0, 5.0, 0.0)) == pytest.approx(20_000, rel=0.01)
