@@ -30,7 +30,7 @@ def measure(model: str, mode: int, gains: str, out: Path) -> list[dict[str, floa
     if done.returncode:
         raise SystemExit(f"{model} mode {mode}: {done.stderr.strip()}")
     print(done.stdout)
-    return json.loads((out / "analysis.json").read_text())["entries"]
+    return json.loads((out / "analysis.json").read_text())
 
 
 def main() -> int:

@@ -68,9 +68,10 @@ def _num(value: float | None, form: str, width: int) -> str:
 
 
 def write_json(entries: list[Entry], path: Path, camera: dict[str, object]) -> None:
-    document = {"camera": camera, "entries": [{k: v for k, v in asdict(e).items() if k != "points"}
-                                              for e in entries],
-                "curves": [{"mode": e.mode, "gain": e.gain, "signal_variance_adu": e.points} for e in entries]}
+    """A list of entries, one per read mode and gain: the measurement, the camera it was made on, and its transfer
+    curve's (signal, variance) points in ADU."""
+    document = [{**camera, **{k: v for k, v in asdict(e).items() if k != "points"},
+                 "curve_signal_variance_adu": e.points} for e in entries]
     path.write_text(json.dumps(document, indent=2) + "\n")
 
 

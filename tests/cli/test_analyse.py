@@ -43,7 +43,7 @@ def test_the_bench_tests_figures_come_back_from_an_emulated_qhy268m(tmp_path: Pa
     done = analyse("--emulate", "QHY268M", "--mode", "1", "--gains", "0,56", "--offset", "20", "--roi", "128",
                    "--levels", "4", "--out", str(out))
     assert done.returncode == 0, done.stderr
-    entries = json.loads((out / "analysis.json").read_text())["entries"]
+    entries = json.loads((out / "analysis.json").read_text())  # a list of entries, for programs
     assert [(e["mode"], e["gain"]) for e in entries] == [(1, 0), (1, 56)]
     for e in entries:
         bench = point("QHY268M", e["mode"], e["gain"])
