@@ -28,7 +28,7 @@ from ..analysis.photon_transfer import AnalysisError, dark_current, transfer
 from ..analysis.published import points
 from .analysis_report import Entry, plot, table, write_json
 from .emulated_server import EmulatedServer
-from .remote_camera import CaptureError, RemoteCamera, open_server
+from .remote_camera import CaptureError, RemoteCamera, one_line, open_server
 from .sensor_session import SensorSession, Setting
 
 DEFAULT_LEVELS = (0.05, 0.15, 0.3, 0.45, 0.6, 0.7)
@@ -212,17 +212,8 @@ def report(analysis: Analysis, camera: RemoteCamera, args: argparse.Namespace) -
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        return run(args)
-    except (CaptureError, AnalysisError) as err:
-        print(f"analyse: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("analyse: interrupted (the exposure was aborted)", file=sys.stderr)
-        return 130
-    except Exception as err:  # a bug: still one line, never a traceback
-        print(f"analyse: internal error: {err!r}", file=sys.stderr)
-        return 1
+    return one_line("analyse", lambda: run(args), {CaptureError: 1, AnalysisError: 1},
+                    "interrupted (the exposure was aborted)")
 
 
 if __name__ == "__main__":

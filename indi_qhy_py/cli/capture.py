@@ -23,7 +23,7 @@ from astropy.io import fits
 from ..indi.client import blob_payload
 from ..output.preview import write_preview
 from .progress import Progress
-from .remote_camera import CaptureError, RemoteCamera, open_server
+from .remote_camera import CaptureError, RemoteCamera, one_line, open_server
 
 BITS = {8: "BITS_8", 16: "BITS_16", 32: "BITS_32"}
 
@@ -213,20 +213,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        return run(args)
-    except ValueRangeError as err:
-        print(f"capture: {err}", file=sys.stderr)
-        return 2
-    except CaptureError as err:
-        print(f"capture: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("capture: interrupted", file=sys.stderr)
-        return 130
-    except Exception as err:  # a bug: still one line, never a traceback
-        print(f"capture: internal error: {err!r}", file=sys.stderr)
-        return 1
+    return one_line("capture", lambda: run(args), {ValueRangeError: 2, CaptureError: 1})
 
 
 if __name__ == "__main__":

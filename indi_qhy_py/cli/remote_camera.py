@@ -8,6 +8,7 @@ command-line tools do not show), an exposure that failed. ``CaptureError`` carri
 from __future__ import annotations
 
 import socket
+import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -20,6 +21,21 @@ SETTLE_S = 0.5  # indiserver sends every definition at once: this long without a
 
 class CaptureError(Exception):
     """What went wrong, in one line for the user."""
+
+
+def one_line(tool: str, run: Callable[[], int], statuses: dict[type[Exception], int],
+             interrupted: str = "interrupted") -> int:
+    """A command-line tool's run, with every failure as one line on stderr and its exit status, never a traceback:
+    ``statuses`` maps the expected errors to their status; Ctrl-C is 130, anything else (a bug) 1."""
+    try:
+        return run()
+    except KeyboardInterrupt:
+        print(f"{tool}: {interrupted}", file=sys.stderr)
+        return 130
+    except Exception as err:
+        status = next((code for kind, code in statuses.items() if isinstance(err, kind)), None)
+        print(f"{tool}: {err}" if status is not None else f"{tool}: internal error: {err!r}", file=sys.stderr)
+        return 1 if status is None else status
 
 
 def open_server(host: str, port: int, timeout: float = 2.0) -> TcpClient:
