@@ -60,7 +60,10 @@ def shape(definition: ET.Element) -> tuple[object, ...]:
 
 
 def test_the_streaming_properties_are_indis_own(client: TcpClient) -> None:
-    client.wait(lambda m: m.get("device") == SIMULATOR and m.get("name") == "CCD_STREAM_FRAME", 20)
+    for device in (SIMULATOR, CAMERA):  # every definition in (they come one message at a time)
+        for name in STREAMING:
+            client.wait(lambda m, d=device, n=name: m.tag.startswith("def") and m.get("device") == d
+                        and m.get("name") == n, 20)
     defined = client.definitions()
     for name in STREAMING:
         ours, theirs = defined[(CAMERA, name)], defined[(SIMULATOR, name)]
