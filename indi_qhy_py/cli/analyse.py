@@ -10,7 +10,8 @@ probes) and one past saturation, and with ``--dark S`` two darks of S seconds, a
 sensor; then the photon transfer curve (``analysis.photon_transfer``). On a real camera it asks for a uniform light
 source first (``--yes`` to skip), and says what is wrong when there is no light, too much, or an uneven field.
 Results: a table here, ``DIR/analysis.json``, and PNG plots in DIR with the published points beside the measured.
-Ctrl-C aborts the exposure and stops. Exit status: 0, 1 (a failure, said in one line), 2 (bad arguments), 130.
+The camera's settings are put back at the end. Ctrl-C aborts the exposure and stops. Exit status: 0, 1 (a failure,
+said in one line), 2 (bad arguments), 130.
 """
 
 from __future__ import annotations
@@ -168,13 +169,17 @@ def run(args: argparse.Namespace) -> int:
                 camera.connect(args.timeout)
             confirm_light(camera, args)
             analysis = Analysis(camera, args)
-            analysis.session.prepare()
+            saved = analysis.session.snapshot()
             args.out.mkdir(parents=True, exist_ok=True)
             try:
+                analysis.session.prepare()
                 return report(analysis, camera, args)
             except KeyboardInterrupt:
                 client.send(client.new_vector(camera.name, "CCD_ABORT_EXPOSURE", "Switch", ABORT="On"))
                 raise
+            finally:
+                for problem in analysis.session.restore(saved):
+                    print(f"analyse: not put back: {problem}", file=sys.stderr)
         finally:
             client.close()
 

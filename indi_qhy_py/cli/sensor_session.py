@@ -3,6 +3,7 @@ on a centred region of interest, and the exposure that brings a flat to a wanted
 
 Frames come as FITS BLOBs of the region only (a flat field is uniform: a region is enough, and a QHY600 full frame
 is 123 MB); each pair is reduced to its statistics at once (``analysis.photon_transfer``), so no frame is kept.
+What the analysis changes on the camera is put back afterwards (``snapshot``/``restore``).
 """
 
 from __future__ import annotations
@@ -16,8 +17,12 @@ from astropy.io import fits
 
 from ..analysis.photon_transfer import ADC_MAX, AnalysisError, BiasStats, PairStats
 from ..indi.client import blob_payload
-from .remote_camera import RemoteCamera
+from .remote_camera import CaptureError, RemoteCamera
 
+#: What the analysis changes, in the order to put it back (the read mode before the gain its range depends on).
+RESTORED = (("READ_MODE", "Switch"), ("BIT_DEPTH", "Switch"), ("OVERSCAN_MODE", "Switch"), ("CCD_BINNING", "Number"),
+            ("CCD_FRAME", "Number"), ("CCD_GAIN", "Number"), ("CCD_OFFSET", "Number"), ("CCD_FRAME_TYPE", "Switch"),
+            ("CCD_TRANSFER_FORMAT", "Switch"), ("UPLOAD_MODE", "Switch"))
 PROBE_S = 0.05
 MAX_EXPOSURE_S = 120.0
 UNIFORMITY = 0.10  # the largest spread of 8x8 block means, as a fraction of their mean, for a usable flat field
@@ -40,6 +45,27 @@ class SensorSession:
         self.say = say
         self.min_exposure = camera.limits("CCD_EXPOSURE", "CCD_EXPOSURE_VALUE")[0]
         self.instrument = ""  # the model, as the frames' INSTRUME says
+
+    def snapshot(self) -> list[tuple[str, str, dict[str, object]]]:
+        """The camera's settings the analysis will change, as they are now (for ``restore``)."""
+        saved = []
+        for prop, kind in RESTORED:
+            values = dict(self.camera.client.values.get((self.camera.name, prop), {}))
+            if kind == "Switch":
+                values = {k: "On" for k, v in values.items() if v == "On"}
+            if values:
+                saved.append((prop, kind, values))
+        return saved
+
+    def restore(self, saved: list[tuple[str, str, dict[str, object]]]) -> list[str]:
+        """Put the settings back; what could not be is returned (said, never raised: the results are written)."""
+        failed = []
+        for prop, kind, values in saved:
+            try:
+                self.camera.set(prop, kind, **values)
+            except CaptureError as err:
+                failed.append(f"{prop}: {err}")
+        return failed
 
     def prepare(self) -> None:
         """16-bit, unbinned, no overscan, FITS to this client, a centred square region."""

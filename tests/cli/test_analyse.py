@@ -28,6 +28,7 @@ import pytest
 from indi_qhy_py.analysis.photon_transfer import AnalysisError, BiasStats
 from indi_qhy_py.analysis.published import point
 from indi_qhy_py.cli.sensor_session import SensorSession
+from tests.e2e.conftest import driver_env, eventually, getprop, setprop, start_server, stop_server
 
 pytestmark = [pytest.mark.emulated,
               pytest.mark.skipif(shutil.which("indiserver") is None, reason="needs indiserver (apt install indi-bin)")]
@@ -68,6 +69,29 @@ def test_offsets_maps_the_measured_step_and_the_lowest_safe_offset(tmp_path: Pat
         assert r["adu_per_offset_step"] == pytest.approx(10, rel=0.02)  # the emulator's pedestal model
         assert r["bias_adu"] == pytest.approx(176, abs=2) and r["min_safe_offset"] == 0 and not r["bias_clipped"]
     assert "measured" in done.stderr
+
+
+def test_the_cameras_settings_are_put_back_afterwards(tmp_path: Path) -> None:
+    server = start_server(tmp_path, "indi_qhy_py_ccd", env=driver_env(tmp_path, "QHY268M"))
+    device = "QHY268M-268M000000000001"
+    try:
+        assert eventually(lambda: getprop(server.port, f"{device}.CONNECTION.CONNECT"), 20)
+        setprop(server.port, f"{device}.CONNECTION.CONNECT=On")
+        assert eventually(lambda: getprop(server.port, f"{device}.CCD_FRAME.WIDTH"), 20)
+        setprop(server.port, f"{device}.CCD_FRAME.X;Y;WIDTH;HEIGHT=10;20;300;200", f"{device}.CCD_GAIN.GAIN=7",
+                f"{device}.READ_MODE.PHOTOGRAPHIC=On")
+        assert eventually(lambda: getprop(server.port, f"{device}.CCD_GAIN.GAIN").get(f"{device}.CCD_GAIN.GAIN")
+                          == "7", 10)
+        done = analyse("--port", str(server.port), "--offsets", "--mode", "1", "--gains", "56", "--roi", "64",
+                       "--out", str(tmp_path / "out"))
+        assert done.returncode == 0, done.stderr
+        now = getprop(server.port, f"{device}.CCD_FRAME.*", f"{device}.CCD_GAIN.GAIN", f"{device}.READ_MODE.*",
+                      f"{device}.CCD_FRAME_TYPE.*")
+        assert [now[f"{device}.CCD_FRAME.{k}"] for k in ("X", "Y", "WIDTH", "HEIGHT")] == ["10", "20", "300", "200"]
+        assert now[f"{device}.CCD_GAIN.GAIN"] == "7" and now[f"{device}.READ_MODE.PHOTOGRAPHIC"] == "On"
+        assert now[f"{device}.CCD_FRAME_TYPE.FRAME_LIGHT"] == "On"
+    finally:
+        stop_server(server)
 
 
 def test_ctrl_c_aborts_the_exposure_and_stops_in_one_line(tmp_path: Path) -> None:
